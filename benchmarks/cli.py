@@ -1,0 +1,186 @@
+"""``iotbench``: one command line for setting up, running and reporting.
+
+Each sub-command imports what it needs only when it runs, so ``iotbench --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+EPILOG = """\
+typical use:
+  iotbench setup                      install Kafka, Spark connector, Toxiproxy, FerretDB (once)
+  iotbench quickstart                 bring the stack up, prove every service, report, stop
+  iotbench stack up --partitions 4    start the native stack and leave it running
+  iotbench stack status               what runs where
+  iotbench stack down [--purge]       stop it (and delete its data)
+
+environment:
+  IOTBENCH_CACHE        downloads and builds (default ~/.cache/iotbench)
+  IOTBENCH_STATE        stack data, logs and state file (default ./.iotbench)
+  IOTBENCH_PORT_OFFSET  shift every port (run a second stack beside the first)
+"""
+
+
+def _sigterm_as_interrupt() -> None:
+    """Treat SIGTERM like Ctrl-C so every command cleans up the same way."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from system.config import cache_dir
+    from system.stack.setup import setup
+
+    cache = cache_dir()
+    print(f"iotbench setup → {cache}")
+    setup(cache)
+    print("setup complete; a second run downloads nothing.")
+    return 0
+
+
+def _stack_config(args: argparse.Namespace):
+    from system.stack.native import StackConfig
+
+    return StackConfig(partitions=args.partitions, workers=args.workers,
+                       worker_cores=args.worker_cores, worker_memory=args.worker_memory,
+                       dashboard=not args.no_dashboard)
+
+
+def cmd_stack_up(args: argparse.Namespace) -> int:
+    from system.stack.native import NativeStack
+
+    if args.provider == "docker":
+        from system.stack.docker import DockerStack
+
+        DockerStack(_stack_config(args)).up()
+        return 0
+    stack = NativeStack(_stack_config(args))
+    state = stack.up()
+    _print_urls(state.urls)
+    print(f"cold start: {state.cold_start_s:.1f} s; per service (s): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in state.healthy_after_s.items()))
+    print(f"state: {stack.home / 'state.json'}   logs: {stack.home / 'logs'}")
+    return 0
+
+
+def cmd_stack_status(args: argparse.Namespace) -> int:
+    from system.stack.status import print_status
+
+    return print_status()
+
+
+def cmd_stack_down(args: argparse.Namespace) -> int:
+    from system.stack.native import NativeStack
+    from system.stack.state import StackState
+
+    stack = NativeStack()
+    if StackState.load(stack.home) is None:
+        print(f"no stack state in {stack.home}; nothing to stop")
+    for line in stack.down(purge=args.purge):
+        print(line)
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from system.stack import smoke
+    from system.stack.native import NativeStack, StackConfig
+
+    config = StackConfig(partitions=2, workers=1)
+    print("quickstart: bringing the native stack up")
+    with NativeStack(config) as stack:
+        state = stack.state
+        assert state is not None
+        _print_urls(state.urls)
+        print("proving each service with its real client:")
+        checks = smoke.run_all(stack.endpoints, stack.links, config.topic, config.workers,
+                               config.dashboard)
+        print(f"cold start {state.cold_start_s:.1f} s; stopping the stack")
+    failed = [c.service for c in checks if not c.ok]
+    print("quickstart: " + ("all services proven" if not failed else f"FAILED: {failed}"))
+    return 1 if failed else 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from benchmarks.validate import validate_files
+
+    return validate_files([Path(p) for p in args.files])
+
+
+def _print_urls(urls: dict[str, str]) -> None:
+    width = max(len(k) for k in urls)
+    for name, url in urls.items():
+        print(f"  {name:<{width}}  {url}")
+
+
+# ---------------------------------------------------------------- parser
+
+def _add_stack_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--partitions", type=int, default=2, help="partitions of iot-data (2)")
+    p.add_argument("--workers", type=int, default=1, help="Spark workers (1)")
+    p.add_argument("--worker-cores", type=int, default=1, help="cores per worker (1)")
+    p.add_argument("--worker-memory", default="1g", help="memory per worker (1g)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    p.add_argument("--provider", choices=["native", "docker"], default="native",
+                   help="native processes (default) or docker compose via testcontainers")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iotbench", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Benchmark and chaos harness around a real Kafka → Spark → MongoDB → "
+                    "Flask IoT pipeline.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str,
+            **kw: object) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, **kw)  # type: ignore[arg-type]
+        p.set_defaults(func=func)
+        return p
+
+    add("setup", cmd_setup, "install the native stack's components into the cache (idempotent)")
+    add("quickstart", cmd_quickstart,
+        "the main job: bring the stack up, prove each service, print what is where, stop")
+
+    stack = sub.add_parser("stack", help="start, inspect or stop the stack")
+    stack_sub = stack.add_subparsers(dest="stack_command", required=True, metavar="ACTION")
+    up = stack_sub.add_parser("up", help="start every service and wait until healthy")
+    _add_stack_options(up)
+    up.set_defaults(func=cmd_stack_up)
+    stack_sub.add_parser("status", help="each service, its health, ports and URLs"
+                         ).set_defaults(func=cmd_stack_status)
+    down = stack_sub.add_parser("down", help="stop everything (graceful, then forced)")
+    down.add_argument("--purge", action="store_true", help="also delete the stack's data")
+    down.set_defaults(func=cmd_stack_down)
+
+    validate = add("validate", cmd_validate, "check scenario files; report every problem")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _sigterm_as_interrupt()
+    from system.stack.errors import StackError
+
+    try:
+        return int(args.func(args) or 0)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""A SparkSession wired for our stack: local Kafka connector jars, loopback, small memory.
+
+Used by the processor job and by tests; the connector jars come from ``iotbench setup`` and
+are passed as ``spark.jars`` (no Ivy resolution at run time).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from system.config import HOST, cache_dir
+from system.stack.setup import spark_jars
+
+
+def build_session(master: str, app_name: str, *, cache: Path | None = None,
+                  executor_memory: str = "512m", cores_max: int | None = None,
+                  shuffle_partitions: int = 2, extra: dict[str, str] | None = None):
+    from pyspark.sql import SparkSession
+
+    jars = spark_jars(cache or cache_dir())
+    if not jars:
+        raise RuntimeError("Spark Kafka connector jars are missing; run `iotbench setup`.")
+    builder = (
+        SparkSession.builder.master(master).appName(app_name)
+        .config("spark.jars", ",".join(str(j) for j in jars))
+        .config("spark.driver.host", HOST)
+        .config("spark.driver.bindAddress", HOST)
+        .config("spark.executor.memory", executor_memory)
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.streaming.metricsEnabled", "true")
+    )
+    if cores_max:
+        builder = builder.config("spark.cores.max", str(cores_max))
+    for key, value in (extra or {}).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session

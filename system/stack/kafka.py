@@ -1,0 +1,161 @@
+"""Apache Kafka in KRaft mode from Maven jars: configuration, storage format, topics.
+
+Listener layout (see DESIGN.md "Links and faults"): one direct listener for the broker itself
+and admin tools, the controller listener, and one listener per proxied link whose advertised
+address is that link's Toxiproxy port — so after bootstrap a client of a link still talks
+through the proxy and a fault on the link cannot be bypassed.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from pathlib import Path
+
+from system.config import HOST, Ports
+from system.stack.errors import SetupError
+
+LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = STDOUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+"""
+
+
+def server_properties(ports: Ports, log_dir: Path) -> str:
+    listeners = {
+        "DIRECT": (ports.kafka_direct, ports.kafka_direct),
+        "PRODUCER": (ports.kafka_producer_backend, ports.producer_kafka),
+        "SPARK": (ports.kafka_spark_backend, ports.spark_kafka),
+    }
+    bind = ",".join(f"{n}://{HOST}:{real}" for n, (real, _) in listeners.items())
+    advertised = ",".join(f"{n}://{HOST}:{adv}" for n, (_, adv) in listeners.items())
+    protocols = ",".join(f"{n}:PLAINTEXT" for n in [*listeners, "CONTROLLER"])
+    return f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@{HOST}:{ports.kafka_controller}
+controller.listener.names=CONTROLLER
+listeners={bind},CONTROLLER://{HOST}:{ports.kafka_controller}
+advertised.listeners={advertised}
+listener.security.protocol.map={protocols}
+inter.broker.listener.name=DIRECT
+log.dirs={log_dir}
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=24
+"""
+
+
+def cluster_id() -> str:
+    """22 characters: URL-safe base64 of a UUID, no padding (what StorageTool expects)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def java_command(jars: Path, main: str, *args: str, heap: str = "1g",
+                 log4j2: Path | None = None) -> list[str]:
+    cmd = ["java", f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+           "-Djava.net.preferIPv4Stack=true"]
+    if log4j2 is not None:
+        cmd.append(f"-Dlog4j2.configurationFile={log4j2}")
+    return [*cmd, "-cp", f"{jars}/*", main, *args]
+
+
+def prepare(home: Path, jars: Path, ports: Ports) -> list[str]:
+    """Write the config, format storage on first start; return the broker command."""
+    config_dir = home / "config"
+    data = home / "data"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    props = config_dir / "server.properties"
+    props.write_text(server_properties(ports, data))
+    log4j2 = config_dir / "log4j2.properties"
+    log4j2.write_text(LOG4J2)
+    if not (data / "meta.properties").exists():
+        fmt = java_command(jars, "kafka.tools.StorageTool", "format", "-t", cluster_id(),
+                           "-c", str(props), "--ignore-formatted", heap="256m", log4j2=log4j2)
+        done = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise SetupError(f"Kafka storage format failed ({' '.join(fmt)}):\n"
+                             f"{done.stdout}\n{done.stderr}")
+    return java_command(jars, "kafka.Kafka", str(props), log4j2=log4j2)
+
+
+# ---------------------------------------------------------------- topics (kafka-python admin)
+
+def admin(bootstrap: str):
+    from kafka import KafkaAdminClient
+
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="iotbench-admin",
+                            request_timeout_ms=10_000)
+
+
+def broker_ready(bootstrap: str) -> bool:
+    client = admin(bootstrap)
+    try:
+        return bool(client.describe_cluster().get("brokers"))
+    finally:
+        client.close()
+
+
+def topic_partitions(bootstrap: str, topic: str) -> int | None:
+    """Number of partitions of ``topic``, None when it does not exist."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="iotbench-admin")
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        return len(parts) if parts else None
+    finally:
+        consumer.close()
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int, *, recreate: bool = False) -> None:
+    """Create ``topic`` with LogAppendTime timestamps; an existing one with another
+    partition count (or ``recreate``) is deleted first, so its data never leaks into a run."""
+    import time
+
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+
+    client = admin(bootstrap)
+    try:
+        existing = topic_partitions(bootstrap, topic)
+        if existing is not None and (recreate or existing != partitions):
+            client.delete_topics([topic], timeout_ms=30_000)
+            deadline = time.monotonic() + 30
+            while topic_partitions(bootstrap, topic) is not None:
+                if time.monotonic() > deadline:
+                    raise SetupError(f"Kafka: topic {topic!r} was not deleted within 30 s")
+                time.sleep(0.2)
+            existing = None
+        if existing is None:
+            deadline = time.monotonic() + 30
+            while True:  # the broker may still be finishing the deletion
+                try:
+                    client.create_topics([NewTopic(
+                        topic, partitions, 1,
+                        topic_configs={"message.timestamp.type": "LogAppendTime"},
+                    )], timeout_ms=30_000)
+                    break
+                except (TopicAlreadyExistsError, UnknownTopicOrPartitionError):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+    finally:
+        client.close()

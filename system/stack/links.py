@@ -1,0 +1,160 @@
+"""The proxied links, through the real Toxiproxy server.
+
+``toxiproxy-python`` (0.1.1) speaks Toxiproxy's v2 API but has no HTTP timeouts, a global
+server address and ignores most server errors. This module is the one place that uses it:
+every change is read back from the server and a mismatch raises ``LinkError``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from system.config import HOST, Ports
+from system.stack.errors import StackError
+
+TOXICS: dict[str, tuple[str, ...]] = {
+    "latency": ("latency", "jitter"),
+    "bandwidth": ("rate",),
+    "slow_close": ("delay",),
+    "timeout": ("timeout",),
+    "reset_peer": ("timeout",),
+    "slicer": ("average_size", "size_variation", "delay"),
+    "limit_data": ("bytes",),
+}
+"""Toxic type → the attributes it takes (Toxiproxy v2 ``toxics/*.go``)."""
+
+
+class LinkError(StackError):
+    """Toxiproxy refused or did not apply a change."""
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    name: str
+    listen_port: int
+    upstream_port: int
+
+    @property
+    def listen(self) -> str:
+        return f"{HOST}:{self.listen_port}"
+
+    @property
+    def upstream(self) -> str:
+        return f"{HOST}:{self.upstream_port}"
+
+
+def link_specs(ports: Ports) -> list[LinkSpec]:
+    return [
+        LinkSpec("producer-kafka", ports.producer_kafka, ports.kafka_producer_backend),
+        LinkSpec("spark-kafka", ports.spark_kafka, ports.kafka_spark_backend),
+        LinkSpec("spark-mongo", ports.spark_mongo, ports.mongo),
+        LinkSpec("dashboard-mongo", ports.dashboard_mongo, ports.mongo),
+    ]
+
+
+class Links:
+    """Create, break and heal the stack's links."""
+
+    def __init__(self, api_url: str) -> None:
+        from toxiproxy import Toxiproxy
+
+        self.api_url = api_url.rstrip("/")
+        host, port = self.api_url.rsplit("//", 1)[1].split(":")
+        self._server = Toxiproxy()
+        self._server.update_api_consumer(host, int(port))
+
+    # -- reading, with timeouts, straight from the API
+
+    def _get(self, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(self.api_url + path, timeout=5) as resp:
+                return json.loads(resp.read())
+        except (OSError, ValueError) as exc:
+            raise LinkError(f"Toxiproxy at {self.api_url} did not answer GET {path}: {exc}"
+                            ) from exc
+
+    def version(self) -> str:
+        with urllib.request.urlopen(self.api_url + "/version", timeout=5) as resp:
+            return resp.read().decode().strip()
+
+    def proxies(self) -> dict[str, dict[str, Any]]:
+        return self._get("/proxies")
+
+    def proxy(self, link: str) -> dict[str, Any]:
+        proxies = self.proxies()
+        if link not in proxies:
+            raise LinkError(f"no link named {link!r}; known: {', '.join(sorted(proxies))}")
+        return proxies[link]
+
+    # -- changes, each verified
+
+    def ensure(self, specs: list[LinkSpec]) -> None:
+        """Create every link (replacing one whose addresses differ)."""
+        self._server.populate([
+            {"name": s.name, "listen": s.listen, "upstream": s.upstream, "enabled": True}
+            for s in specs
+        ])
+        proxies = self.proxies()
+        for s in specs:
+            got = proxies.get(s.name)
+            if not got or got["listen"] != s.listen or got["upstream"] != s.upstream:
+                raise LinkError(f"Toxiproxy did not create link {s.name} "
+                                f"({s.listen} → {s.upstream}); it reports {got!r}")
+
+    def add_toxic(self, link: str, toxic: str, attributes: dict[str, float] | None = None, *,
+                  stream: str = "downstream", toxicity: float = 1.0,
+                  name: str | None = None) -> str:
+        """Add a toxic; returns its name. Unknown toxic or attribute → LinkError."""
+        attributes = dict(attributes or {})
+        if toxic not in TOXICS:
+            raise LinkError(f"unknown toxic {toxic!r}; known: {', '.join(TOXICS)}")
+        unknown = set(attributes) - set(TOXICS[toxic])
+        if unknown:
+            raise LinkError(f"toxic {toxic!r} has no attribute {', '.join(sorted(unknown))}; "
+                            f"allowed: {', '.join(TOXICS[toxic])}")
+        if stream not in ("upstream", "downstream"):
+            raise LinkError(f"stream must be upstream or downstream, not {stream!r}")
+        name = name or f"{toxic}_{stream}"
+        proxy = self._server.get_proxy(link)
+        if proxy is None:
+            raise LinkError(f"no link named {link!r}")
+        proxy.add_toxic(type=toxic, name=name, stream=stream, toxicity=toxicity,
+                        attributes=attributes)
+        toxics = {t["name"]: t for t in self.proxy(link)["toxics"]}
+        if name not in toxics:
+            raise LinkError(f"Toxiproxy did not add toxic {name!r} to {link}")
+        return name
+
+    def remove_toxic(self, link: str, name: str) -> None:
+        proxy = self._server.get_proxy(link)
+        if proxy is not None:
+            try:
+                proxy.destroy_toxic(name)
+            except Exception:  # noqa: BLE001 - verified below
+                pass
+        if any(t["name"] == name for t in self.proxy(link)["toxics"]):
+            raise LinkError(f"Toxiproxy did not remove toxic {name!r} from {link}")
+
+    def set_enabled(self, link: str, enabled: bool) -> None:
+        """Disabling a link closes its connections and stops listening: a partition."""
+        proxy = self._server.get_proxy(link)
+        if proxy is None:
+            raise LinkError(f"no link named {link!r}")
+        proxy.enable() if enabled else proxy.disable()
+        if self.proxy(link)["enabled"] is not enabled:
+            raise LinkError(f"Toxiproxy did not {'enable' if enabled else 'disable'} {link}")
+
+    def reset(self) -> None:
+        """Heal everything: every link enabled, every toxic removed."""
+        req = urllib.request.Request(self.api_url + "/reset", method="POST", data=b"")
+        try:
+            urllib.request.urlopen(req, timeout=5).close()
+        except urllib.error.URLError as exc:
+            raise LinkError(f"Toxiproxy reset failed: {exc}") from exc
+        dirty = [n for n, p in self.proxies().items() if p["toxics"] or not p["enabled"]]
+        if dirty:
+            raise LinkError(f"after reset these links still have faults: {', '.join(dirty)}")

@@ -1,0 +1,340 @@
+"""The native stack: every service a real process on 127.0.0.1, started in parallel.
+
+Usable as a library (a context manager) and by the CLI::
+
+    with NativeStack(StackConfig(partitions=4, workers=2)) as stack:
+        stack.endpoints.producer_bootstrap   # "127.0.0.1:9092", through Toxiproxy
+        stack.links.add_toxic("spark-kafka", "latency", {"latency": 500})
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from system.config import HOST, TOPIC, Endpoints, Ports, cache_dir, state_dir
+from system.stack import kafka, process, spark
+from system.stack.errors import PortBusy, ServiceError, SetupError, StackError
+from system.stack.links import Links, link_specs
+from system.stack.process import ProcessRecord
+from system.stack.setup import kafka_jars, mongo_server, toxiproxy_binary
+from system.stack.state import StackState
+from system.stack.wait import HttpJson, Predicate, WaitStrategy, port_open, wait_until
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    partitions: int = 2
+    """Partitions of the ``iot-data`` topic."""
+    workers: int = 1
+    """Spark standalone workers."""
+    worker_cores: int = 1
+    worker_memory: str = "1g"
+    dashboard: bool = True
+    """Serve the Flask dashboard (waitress) as a stack service on the dashboard port."""
+    topic: str = TOPIC
+    timeout_s: float = 90.0
+    """How long each service may take to become healthy."""
+
+
+@dataclass
+class _Service:
+    """One process to start and the evidence-carrying wait for it."""
+
+    name: str
+    command: Callable[[], list[str]]
+    ready: WaitStrategy
+    hint: str
+    env: dict[str, str] = field(default_factory=dict)
+    after_ready: Callable[[], None] | None = None
+
+
+class NativeStack:
+    """Start, watch and stop the native stack; state lives in ``home``/state.json."""
+
+    def __init__(self, config: StackConfig | None = None, *, home: Path | None = None,
+                 cache: Path | None = None, ports: Ports | None = None, log: Log = print
+                 ) -> None:
+        self.config = config or StackConfig()
+        self.home = (home or state_dir() / "stack").resolve()
+        self.cache = cache or cache_dir()
+        self.ports = ports or Ports.from_env()
+        self.endpoints = Endpoints(self.ports)
+        self.links = Links(self.endpoints.toxiproxy_url)
+        self.log = log
+        self.state: StackState | None = None
+        self._records: dict[str, ProcessRecord] = {}
+        self._popens: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+
+    # ------------------------------------------------------------------ context manager
+
+    def __enter__(self) -> "NativeStack":
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    # ------------------------------------------------------------------ services
+
+    def _services(self) -> list[_Service]:
+        p, c, e = self.ports, self.config, self.endpoints
+        logs = self.home / "logs"
+        senv = spark.spark_env(self.home / "spark")
+        mongo_kind, mongo_bin = mongo_server(self.cache)
+        mongo_data = self.home / "mongo"
+        mongo_data.mkdir(parents=True, exist_ok=True)
+        if mongo_kind == "mongod":
+            mongo_cmd = [str(mongo_bin), "--bind_ip", HOST, "--port", str(p.mongo),
+                         "--dbpath", str(mongo_data)]
+        else:
+            mongo_cmd = [str(mongo_bin), "-listen-addr", f"{HOST}:{p.mongo}",
+                         "-sqlite-dir", str(mongo_data)]
+        services = [
+            _Service("toxiproxy",
+                     lambda: [str(toxiproxy_binary(self.cache)), "-host", HOST,
+                              "-port", str(p.toxiproxy_api)],
+                     HttpJson(f"{e.toxiproxy_url}/version", what="Toxiproxy API /version"),
+                     "run `iotbench setup` if the binary is missing.",
+                     after_ready=lambda: self.links.ensure(link_specs(p))),
+            _Service("mongo", lambda: mongo_cmd,
+                     Predicate(lambda: _mongo_ping(e.direct_mongo_uri),
+                               f"{mongo_kind} answering ping on {HOST}:{p.mongo}"),
+                     f"{mongo_kind} logs to {logs / 'mongo.log'}; `--purge` resets its data."),
+            _Service("kafka",
+                     lambda: kafka.prepare(self.home / "kafka", kafka_jars(self.cache), p),
+                     Predicate(lambda: kafka.broker_ready(e.direct_bootstrap),
+                               f"Kafka broker metadata on {e.direct_bootstrap}"),
+                     "a corrupt log dir is fixed by `iotbench stack down --purge`.",
+                     after_ready=lambda: kafka.ensure_topic(e.direct_bootstrap, c.topic,
+                                                            c.partitions)),
+            _Service("spark-master", lambda: spark.master_command(p),
+                     HttpJson(f"{e.spark_master_ui}/json/",
+                              lambda s: isinstance(s, dict) and s.get("status") == "ALIVE",
+                              "Spark master /json/ status ALIVE"),
+                     "check that Java 17 is the default `java`.", env=senv),
+        ]
+        for i in range(c.workers):
+            services.append(_Service(
+                f"spark-worker-{i + 1}",
+                lambda i=i: spark.worker_command(p, i, c.worker_cores, c.worker_memory,
+                                                 self.home / "spark" / f"worker-{i + 1}"),
+                Predicate(lambda: spark.alive_workers(e.spark_master_ui) >= c.workers,
+                          f"{c.workers} ALIVE worker(s) registered at the master"),
+                "a worker registers only once the master is up; see both logs.", env=senv))
+        if c.dashboard:
+            services.append(_Service(
+                "dashboard",
+                lambda: [sys.executable, "-m", "system.dashboard.wsgi", "--host", HOST,
+                         "--port", str(p.dashboard), "--mongo-uri", e.dashboard_mongo_uri],
+                HttpJson(f"{e.dashboard_url}/healthz", what="dashboard /healthz 200"),
+                "it reads Mongo through the dashboard-mongo link; is that link up?"))
+        for s in services:
+            s.env.setdefault("IOTBENCH_LOG", str(logs / f"{s.name}.log"))
+        return services
+
+    def _bound_ports(self) -> dict[int, str]:
+        p, c = self.ports, self.config
+        ports = {
+            p.kafka_direct: "kafka", p.kafka_controller: "kafka",
+            p.kafka_producer_backend: "kafka", p.kafka_spark_backend: "kafka",
+            p.mongo: "mongo", p.toxiproxy_api: "toxiproxy",
+            p.producer_kafka: "toxiproxy (link producer-kafka)",
+            p.spark_kafka: "toxiproxy (link spark-kafka)",
+            p.spark_mongo: "toxiproxy (link spark-mongo)",
+            p.dashboard_mongo: "toxiproxy (link dashboard-mongo)",
+            p.spark_master: "spark-master", p.spark_master_ui: "spark-master",
+        }
+        for i in range(c.workers):
+            ports[p.spark_worker_base + i] = f"spark-worker-{i + 1}"
+            ports[p.spark_worker_ui_base + i] = f"spark-worker-{i + 1}"
+        if c.dashboard:
+            ports[p.dashboard] = "dashboard"
+        return ports
+
+    # ------------------------------------------------------------------ up
+
+    def up(self) -> StackState:
+        """Start everything, wait until healthy, write the state file. On any failure
+        (or Ctrl-C) stop what was started and raise."""
+        previous = StackState.load(self.home)
+        if previous and previous.running():
+            raise StackError(f"a stack is already running from {self.home} "
+                             f"({', '.join(previous.running())}).\n"
+                             f"Hint: `iotbench stack status` shows it; `iotbench stack down` "
+                             f"stops it.")
+        self._preflight()
+        for port, service in sorted(self._bound_ports().items()):
+            if port_open(port):
+                raise PortBusy(service, port, _port_holder(port))
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._cancel.clear()
+        started = time.monotonic()
+        timings: dict[str, float] = {}
+        services = self._services()
+        self.log(f"starting {len(services)} services (state in {self.home})")
+        pool = ThreadPoolExecutor(max_workers=len(services))
+        try:
+            futures = {pool.submit(self._start_one, s, started): s.name for s in services}
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                self._cancel.set()
+                wait(futures)
+                raise failed[0].exception()  # type: ignore[misc]
+            for f, name in futures.items():
+                timings[name] = f.result()
+        except BaseException:
+            self._cancel.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.log("stack up failed: stopping what was started")
+            self._stop_records(list(self._records.values()))
+            StackState.remove(self.home)
+            self._records.clear()
+            raise
+        pool.shutdown()
+        cold = time.monotonic() - started
+        self.state = self._save_state(cold, timings)
+        self.log(f"stack healthy after {cold:.1f} s")
+        return self.state
+
+    def _save_state(self, cold_s: float, timings: dict[str, float]) -> StackState:
+        state = StackState(
+            provider="native", home=str(self.home), config=asdict(self.config),
+            ports=asdict(self.ports), urls=self.urls(), processes=list(self._records.values()),
+            healthy_after_s=timings, cold_start_s=round(cold_s, 2), started_at=time.time(),
+        )
+        state.save(self.home)
+        return state
+
+    def _preflight(self) -> None:
+        """Everything installed? One message naming what is missing and how to get it."""
+        from system.stack.setup import spark_kafka_jars
+
+        needed = {
+            "Kafka jars": kafka_jars(self.cache) / ".complete",
+            "Spark Kafka connector jars": spark_kafka_jars(self.cache) / ".complete",
+            "Toxiproxy server": toxiproxy_binary(self.cache),
+            "MongoDB-wire server": mongo_server(self.cache)[1],
+        }
+        missing = [f"{what} ({path})" for what, path in needed.items() if not path.exists()]
+        if missing:
+            raise SetupError("not installed: " + "; ".join(missing)
+                             + ".\nHint: run `iotbench setup` (idempotent; cache: "
+                             f"{self.cache}).")
+
+    def _start_one(self, service: _Service, t0: float) -> float:
+        """Launch and wait for one service; returns seconds from stack start to healthy."""
+        log = self.home / "logs" / f"{service.name}.log"
+        popen, record = process.start(service.name, service.command(), log, env=service.env,
+                                      cwd=self.home)
+        with self._lock:
+            self._records[service.name] = record
+            self._popens[service.name] = popen
+            self._save_state(time.monotonic() - t0, {})  # so `stack down` finds it on a crash
+        wait_until(
+            service.name, service.ready, self.config.timeout_s,
+            alive=lambda: popen.poll() is None and not self._cancel.is_set(),
+            state=lambda: process.describe(popen, record) + (
+                " (start-up cancelled: another service failed)" if self._cancel.is_set() else ""),
+            log_tail=lambda: process.log_tail(log),
+            hint=f"{service.hint} Full log: {log}",
+        )
+        if service.after_ready is not None:
+            try:
+                service.after_ready()
+            except Exception as exc:
+                raise ServiceError(service.name, f"configuring after start: {exc}",
+                                   time.monotonic() - t0, process.describe(popen, record),
+                                   process.log_tail(log), service.hint) from exc
+        took = time.monotonic() - t0
+        self.log(f"  {service.name:<16} healthy after {took:5.1f} s")
+        return round(took, 2)
+
+    # ------------------------------------------------------------------ down
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop every process of this home's stack; returns one line per process."""
+        state = self.state or StackState.load(self.home)
+        records = list(state.processes) if state else list(self._records.values())
+        lines = self._stop_records(records)
+        if state:
+            StackState.remove(self.home)
+        if purge:
+            for sub in ("kafka", "mongo", "spark", "logs"):
+                shutil.rmtree(self.home / sub, ignore_errors=True)
+            lines.append(f"purged data under {self.home}")
+        self.state = None
+        self._records.clear()
+        return lines
+
+    def _stop_records(self, records: list[ProcessRecord]) -> list[str]:
+        order = list(records)  # stopped in parallel: each waits on its own grace period
+        with ThreadPoolExecutor(max_workers=max(1, len(order))) as pool:
+            results = list(pool.map(process.stop, order))
+        lines = [f"{r.name:<16} pid {r.pid:<7} {res}" for r, res in zip(order, results)]
+        leftovers = [r for r in order if r.alive()]
+        if leftovers:
+            raise StackError("still alive after stop: " + ", ".join(
+                f"{r.name} (pid {r.pid})" for r in leftovers))
+        return lines
+
+    # ------------------------------------------------------------------ status
+
+    def urls(self) -> dict[str, str]:
+        e = self.endpoints
+        urls = {
+            "kafka (producer-kafka link)": e.producer_bootstrap,
+            "kafka (spark-kafka link)": e.spark_bootstrap,
+            "kafka (direct)": e.direct_bootstrap,
+            "mongo (direct)": e.direct_mongo_uri,
+            "mongo (spark-mongo link)": e.spark_mongo_uri,
+            "mongo (dashboard-mongo link)": e.dashboard_mongo_uri,
+            "spark master": e.spark_master_url,
+            "spark master UI": e.spark_master_ui,
+            "toxiproxy API": e.toxiproxy_url,
+        }
+        if self.config.dashboard:
+            urls["dashboard"] = e.dashboard_url
+        return urls
+
+    def record(self, name: str) -> ProcessRecord:
+        state = self.state or StackState.load(self.home)
+        for r in (state.processes if state else []):
+            if r.name == name:
+                return r
+        raise StackError(f"no process named {name!r} in the stack at {self.home}")
+
+
+def _mongo_ping(uri: str) -> bool:
+    from pymongo import MongoClient
+
+    client = MongoClient(uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
+    try:
+        return bool(client.admin.command("ping").get("ok"))
+    finally:
+        client.close()
+
+
+def _port_holder(port: int) -> str:
+    try:
+        import psutil
+
+        for conn in psutil.net_connections("tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+                if conn.pid:
+                    proc = psutil.Process(conn.pid)
+                    return f"held by pid {conn.pid} {proc.name()}"
+    except Exception:  # noqa: BLE001 - best effort evidence only
+        pass
+    return "held by another process"

@@ -1,0 +1,52 @@
+"""Shared fixtures: one real native stack for the whole session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from system.stack.native import NativeStack, StackConfig
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Screenshots and reports kept after the run (CI uploads this folder)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
+    """The real stack (Kafka, Toxiproxy, Mongo-wire, Spark master + 1 worker, dashboard)."""
+    home = tmp_path_factory.mktemp("stack")
+    native = NativeStack(StackConfig(partitions=2, workers=1), home=home)
+    native.up()
+    try:
+        yield native
+    finally:
+        native.down()
+
+
+@pytest.fixture()
+def healed(stack: NativeStack) -> Iterator[NativeStack]:
+    """The stack, with every link healed again after the test whatever happened."""
+    stack.links.reset()
+    try:
+        yield stack
+    finally:
+        stack.links.reset()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
