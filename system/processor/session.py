@@ -6,6 +6,10 @@ are passed as ``spark.jars`` (no Ivy resolution at run time).
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from system.config import HOST, cache_dir
@@ -14,9 +18,16 @@ from system.stack.setup import spark_jars
 
 def build_session(master: str, app_name: str, *, cache: Path | None = None,
                   executor_memory: str = "512m", cores_max: int | None = None,
-                  shuffle_partitions: int = 2, extra: dict[str, str] | None = None):
+                  shuffle_partitions: int = 2, extra: dict[str, str] | None = None,
+                  executor_python: str = sys.executable):
+    """``executor_python``: the interpreter executors run Python with; it needs pymongo.
+    Our own ``system`` package is shipped to the executors as a zip, so a remote cluster's
+    workers only need the third-party packages."""
     from pyspark.sql import SparkSession
 
+    # pyspark takes the executors' interpreter from this variable when the context starts
+    # (the spark.pyspark.python setting only reaches spark-submit).
+    os.environ["PYSPARK_PYTHON"] = executor_python
     jars = spark_jars(cache or cache_dir())
     if not jars:
         raise RuntimeError("Spark Kafka connector jars are missing; run `iotbench setup`.")
@@ -36,4 +47,15 @@ def build_session(master: str, app_name: str, *, cache: Path | None = None,
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    session.sparkContext.addPyFile(str(_package_zip()))
     return session
+
+
+def _package_zip() -> Path:
+    """Zip the ``system`` package (its Python files) for the executors."""
+    root = Path(__file__).resolve().parents[1]
+    out = Path(tempfile.mkdtemp(prefix="iotbench-pyfiles-")) / "iotbench_system.zip"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in root.rglob("*.py"):
+            zf.write(path, path.relative_to(root.parent))
+    return out

@@ -1,0 +1,144 @@
+"""The Spark Structured Streaming job: Kafka ``iot-data`` → validate → detect → MongoDB.
+
+Run as its own driver process (client mode) against the stack's master, or ``local[N]``::
+
+    python -m system.processor.job --master spark://127.0.0.1:7077 \\
+        --bootstrap 127.0.0.1:9093 --mongo-uri 'mongodb://127.0.0.1:27018/?directConnection=true' \\
+        --checkpoint runs/x/checkpoint --progress runs/x/spark_progress.jsonl
+
+It reads through the ``spark-kafka`` link with the official Kafka source, writes from the
+executors through the ``spark-mongo`` link (see ``sink.py``), checkpoints offsets so a
+killed driver resumes where it stopped, and appends every micro-batch's progress JSON to
+``--progress`` for the harness. SIGTERM stops the query gracefully.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+
+from system.config import COLLECTION, DATABASE, TOPIC, Endpoints
+from system.processor import detectors
+from system.processor.sink import SinkConfig, write_partition
+from system.processor.store import ensure_indexes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    e = Endpoints()
+    p = argparse.ArgumentParser(prog="python -m system.processor.job", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--master", default=e.spark_master_url, help="Spark master URL or local[N]")
+    p.add_argument("--bootstrap", default=e.spark_bootstrap,
+                   help="Kafka bootstrap (default: the spark-kafka link)")
+    p.add_argument("--topic", default=TOPIC)
+    p.add_argument("--mongo-uri", default=e.spark_mongo_uri,
+                   help="MongoDB URI (default: the spark-mongo link)")
+    p.add_argument("--database", default=DATABASE)
+    p.add_argument("--checkpoint", required=True, type=Path, help="checkpoint directory")
+    p.add_argument("--progress", type=Path, help="append each batch's progress JSON here")
+    p.add_argument("--detector", choices=detectors.DETECTORS, default="threshold",
+                   help="which detector sets is_anomaly (both always run)")
+    p.add_argument("--threshold", type=float, default=detectors.THRESHOLD_C)
+    p.add_argument("--trigger-ms", type=int, default=500, help="micro-batch interval")
+    p.add_argument("--max-offsets-per-trigger", type=int, default=None)
+    p.add_argument("--shuffle-partitions", type=int, default=2)
+    p.add_argument("--starting-offsets", default="earliest", choices=["earliest", "latest"])
+    p.add_argument("--cores-max", type=int, default=None, help="spark.cores.max")
+    p.add_argument("--executor-memory", default="512m")
+    p.add_argument("--available-now", action="store_true",
+                   help="process what the topic holds, then exit")
+    return p
+
+
+class ProgressFile:
+    """A StreamingQueryListener that appends each progress event as one JSON line."""
+
+    def __init__(self, path: Path) -> None:
+        from pyspark.sql.streaming import StreamingQueryListener
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        outer = self
+
+        class Listener(StreamingQueryListener):
+            def onQueryStarted(self, event):  # noqa: N802 - Spark's API
+                pass
+
+            def onQueryProgress(self, event):  # noqa: N802
+                outer.write(event.progress.json)
+
+            def onQueryIdle(self, event):  # noqa: N802
+                pass
+
+            def onQueryTerminated(self, event):  # noqa: N802
+                pass
+
+        self.listener = Listener()
+        self._lock = threading.Lock()
+
+    def write(self, progress_json: str) -> None:
+        line = json.dumps(json.loads(progress_json), separators=(",", ":"))
+        with self._lock, open(self.path, "a") as f:
+            f.write(line + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from system.processor.session import build_session
+
+    ensure_indexes(args.mongo_uri, args.database)
+    spark = build_session(args.master, "iotbench-processor", executor_memory=args.executor_memory,
+                          cores_max=args.cores_max, shuffle_partitions=args.shuffle_partitions)
+    if args.progress:
+        spark.streams.addListener(ProgressFile(args.progress).listener)
+    reader = (spark.readStream.format("kafka")
+              .option("kafka.bootstrap.servers", args.bootstrap)
+              .option("subscribe", args.topic)
+              .option("startingOffsets", args.starting_offsets)
+              .option("failOnDataLoss", "false"))
+    if args.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
+    config = SinkConfig(mongo_uri=args.mongo_uri, database=args.database,
+                        primary_detector=args.detector, threshold_c=args.threshold,
+                        topic=args.topic)
+    sink = partial(write_partition, config=config)
+
+    def write_batch(df, batch_id: int) -> None:
+        df.foreachPartition(sink)
+
+    writer = (reader.load().select("value", "partition", "offset", "timestamp")
+              .writeStream.foreachBatch(write_batch)
+              .option("checkpointLocation", str(args.checkpoint))
+              .queryName("iotbench-processor"))
+    writer = (writer.trigger(availableNow=True) if args.available_now
+              else writer.trigger(processingTime=f"{args.trigger_ms} milliseconds"))
+    query = writer.start()
+    print(f"processor: query {query.id} started; writing {args.database}.{COLLECTION}",
+          flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while query.isActive and not stop.is_set():
+        query.awaitTermination(0.5)
+    if query.isActive:
+        print("processor: stopping (signal)", flush=True)
+        query.stop()
+    error = query.exception()
+    spark.stop()
+    if error is not None:
+        print(f"processor: query failed: {error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The executor side of the job: one Kafka partition's slice of a micro-batch → MongoDB.
+
+Runs inside Spark's Python workers (``foreachPartition``), writes through the
+``spark-mongo`` link with pymongo bulk writes, and is idempotent so a replayed micro-batch
+(after a driver crash) changes nothing:
+
+- events are upserted by ``_id = event_id`` with ``$setOnInsert`` — the first write wins,
+  a replay only increments ``write_count``;
+- dead letters are upserted by their Kafka coordinates;
+- per-device statistics are incremented only for events this write actually inserted;
+- the zscore detector's per-device state skips readings at or below its ``last_seq``.
+
+Each Spark partition holds one Kafka partition's offset range and the producer keys by
+device, so a device's readings arrive here in order and no two tasks share a device.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from system.processor import detectors, schema
+
+_clients: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    mongo_uri: str
+    database: str = "iot_db"
+    primary_detector: str = "threshold"
+    threshold_c: float = detectors.THRESHOLD_C
+    topic: str = "iot-data"
+
+
+def _db(config: SinkConfig):
+    """One client per Python worker process and URI (Spark reuses its Python workers)."""
+    from pymongo import MongoClient
+
+    client = _clients.get(config.mongo_uri)
+    if client is None:
+        client = MongoClient(config.mongo_uri, serverSelectionTimeoutMS=30_000,
+                             retryWrites=True, appname="iotbench-processor")
+        _clients[config.mongo_uri] = client
+    return client[config.database]
+
+
+def _utc(ms_or_dt: Any) -> datetime:
+    if isinstance(ms_or_dt, datetime):
+        return ms_or_dt if ms_or_dt.tzinfo else ms_or_dt.replace(tzinfo=timezone.utc)
+    return datetime.fromtimestamp(ms_or_dt / 1000, tz=timezone.utc)
+
+
+def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
+    """``rows``: Spark Rows with ``value`` (bytes), ``partition``, ``offset``, ``timestamp``."""
+    events: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
+    for row in rows:
+        coords = {"kafka_partition": row.partition, "kafka_offset": row.offset,
+                  "kafka_ts": _utc(row.timestamp)}
+        try:
+            record = schema.parse(row.value)
+        except schema.Invalid as exc:
+            raw = row.value or b""
+            dead.append({**coords, "reason": str(exc), "reason_kind": schema.reason_kind(str(exc)),
+                         "raw": raw[:schema.MAX_BYTES].decode("utf-8", "replace"),
+                         "raw_bytes": len(raw)})
+            continue
+        events.append({**record, **coords})
+    if not events and not dead:
+        return
+    db = _db(config)
+    if events:
+        states = _detect(db, events, config)
+        inserted = _upsert_events(db, events)
+        _bump_device_stats(db, [e for e in events if e["event_id"] in inserted])
+        _save_states(db, states)
+    if dead:
+        _upsert_dead_letters(db, dead, config)
+
+
+def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
+            ) -> dict[str, detectors.DeviceState]:
+    """Run every detector on every event (``is_anomaly`` is the primary one's verdict);
+    returns the zscore detector's updated per-device states, saved after the events."""
+    thermostats = sorted({e["device_id"] for e in events if e["device_type"] == "thermostat"})
+    states = {d["_id"]: detectors.DeviceState.from_dict(d) for d in
+              db["detector_state"].find({"_id": {"$in": thermostats}})} if thermostats else {}
+    zscore = detectors.ZScore()
+    now = datetime.now(timezone.utc)
+    for event in events:
+        verdicts = {"threshold": detectors.threshold(event, config.threshold_c)}
+        if event["device_type"] == "thermostat":
+            state = states.setdefault(event["device_id"], detectors.DeviceState())
+            verdicts["zscore"] = zscore.observe(state, event)
+        else:
+            verdicts["zscore"] = detectors.Verdict(False, None)
+        for name, verdict in verdicts.items():
+            event[f"is_anomaly_{name}"] = verdict.is_anomaly
+        primary = verdicts[config.primary_detector]
+        event["is_anomaly"] = primary.is_anomaly
+        event["detector"] = config.primary_detector
+        event["anomaly_score"] = primary.score
+        event["anomaly_rule"] = primary.rule
+        event["processed_at"] = now
+    return states
+
+
+def _upsert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
+    """Bulk upsert; returns the event ids this call inserted (not those already stored)."""
+    from pymongo import UpdateOne
+
+    stored_at = datetime.now(timezone.utc)
+    ops = []
+    for event in events:
+        doc = {**event, "stored_at": stored_at}
+        ops.append(UpdateOne({"_id": event["event_id"]},
+                             {"$setOnInsert": doc, "$inc": {"write_count": 1}}, upsert=True))
+    result = db["processed_data"].bulk_write(ops, ordered=False)
+    return {events[i]["event_id"] for i in result.upserted_ids}
+
+
+def _bump_device_stats(db: Any, inserted: list[dict[str, Any]]) -> None:
+    from pymongo import UpdateOne
+
+    if not inserted:
+        return
+    stats: dict[str, dict[str, Any]] = defaultdict(lambda: {
+        "count": 0, "anomalies": 0, "temp_sum": 0.0, "temp_count": 0, "last": None})
+    kinds: dict[str, str] = {}
+    for e in inserted:
+        s = stats[e["device_id"]]
+        kinds[e["device_id"]] = e["device_type"]
+        s["count"] += 1
+        s["anomalies"] += int(e["is_anomaly"])
+        if e.get("temperature_celsius") is not None:
+            s["temp_sum"] += float(e["temperature_celsius"])
+            s["temp_count"] += 1
+        if s["last"] is None or e["event_time"] > s["last"]:
+            s["last"] = e["event_time"]
+    ops = [UpdateOne({"_id": device}, {
+        "$inc": {k: s[k] for k in ("count", "anomalies", "temp_sum", "temp_count")},
+        "$max": {"last_event_time": s["last"]},
+        "$set": {"device_type": kinds[device]},
+    }, upsert=True) for device, s in stats.items()]
+    db["device_stats"].bulk_write(ops, ordered=False)
+
+
+def _save_states(db: Any, states: dict[str, detectors.DeviceState]) -> None:
+    from pymongo import ReplaceOne
+
+    if states:
+        db["detector_state"].bulk_write(
+            [ReplaceOne({"_id": device}, {"_id": device, **state.to_dict()}, upsert=True)
+             for device, state in states.items()], ordered=False)
+
+
+def _upsert_dead_letters(db: Any, dead: list[dict[str, Any]], config: SinkConfig) -> None:
+    from pymongo import UpdateOne
+
+    stored_at = datetime.now(timezone.utc)
+    ops = []
+    for letter in dead:
+        key = f"{config.topic}-{letter['kafka_partition']}-{letter['kafka_offset']}"
+        ops.append(UpdateOne({"_id": key},
+                             {"$setOnInsert": {**letter, "stored_at": stored_at},
+                              "$inc": {"write_count": 1}}, upsert=True))
+    db["dead_letter"].bulk_write(ops, ordered=False)
+
