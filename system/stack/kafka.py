@@ -60,6 +60,8 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.retention.hours=24
+# room for the 1 MB "oversized" record the dead-letter tests send
+message.max.bytes=2097152
 """
 
 

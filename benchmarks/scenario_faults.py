@@ -1,0 +1,408 @@
+"""Faults a scenario injects: network toxics on one link, or a signal to one process.
+
+A fault in the file is told apart by its keys: ``link`` + ``toxic`` is a network fault (one
+model per toxic, so each toxic accepts exactly its own attributes), ``process`` + ``action``
+is a process fault. Times are seconds from the start of the run (the start of producing).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    model_validator,
+)
+
+LinkName = Literal["producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo"]
+ToxicName = Literal[
+    "latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data", "down"
+]
+ProcessName = Literal["kafka", "spark-driver", "spark-worker", "mongo"]
+ProcessAction = Literal["kill", "pause", "restart"]
+TOXICS: tuple[str, ...] = get_args(ToxicName)
+
+# Processes the harness can signal when it did not start the stack (provider: external):
+# only the Spark driver, which the harness itself submits.
+EXTERNAL_PROCESSES = ("spark-driver",)
+
+
+class Strict(BaseModel):
+    """Base of every scenario model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def context_value(info: ValidationInfo, key: str) -> Any:
+    """A whole-scenario value (e.g. ``duration_s``) passed down as validation context."""
+    return (info.context or {}).get(key)
+
+
+# --- toxic attributes (Toxiproxy v2 names and units) ------------------------------------
+
+
+class ToxicAttributes(Strict):
+    toxic_name: ClassVar[str] = ""
+
+
+class LatencyAttributes(ToxicAttributes):
+    """``latency`` toxic: delays data on the link."""
+
+    toxic_name: ClassVar[str] = "latency"
+    latency: int = Field(ge=0, le=3_600_000, description="Added delay in milliseconds.")
+    jitter: int = Field(0, ge=0, le=3_600_000, description="± random variation of the delay, ms.")
+
+
+class BandwidthAttributes(ToxicAttributes):
+    """``bandwidth`` toxic: caps throughput."""
+
+    toxic_name: ClassVar[str] = "bandwidth"
+    rate: int = Field(ge=1, description="Maximum rate in KB/s.")
+
+
+class TimeoutAttributes(ToxicAttributes):
+    """``timeout`` toxic: stops all data; closes the connection after ``timeout``."""
+
+    toxic_name: ClassVar[str] = "timeout"
+    timeout: int = Field(0, ge=0, description="Milliseconds before closing; 0 = hold until healed.")
+
+
+class ResetPeerAttributes(ToxicAttributes):
+    """``reset_peer`` toxic: resets connections (TCP RST) after ``timeout``."""
+
+    toxic_name: ClassVar[str] = "reset_peer"
+    timeout: int = Field(0, ge=0, description="Milliseconds before the reset; 0 = at once.")
+
+
+class SlowCloseAttributes(ToxicAttributes):
+    """``slow_close`` toxic: delays the closing of connections."""
+
+    toxic_name: ClassVar[str] = "slow_close"
+    delay: int = Field(ge=0, description="Milliseconds to delay the close.")
+
+
+class SlicerAttributes(ToxicAttributes):
+    """``slicer`` toxic: cuts data into small packets, optionally delaying each."""
+
+    toxic_name: ClassVar[str] = "slicer"
+    average_size: int = Field(ge=2, description="Average packet size in bytes.")
+    size_variation: int = Field(
+        ge=1,
+        description="± bytes of variation; 1 ≤ size_variation < average_size (Toxiproxy's "
+        "slicer calls rand.Intn(2·size_variation), which panics the server at 0).",
+    )
+    delay: int = Field(0, ge=0, description="Microseconds to wait between packets.")
+
+    @model_validator(mode="after")
+    def _variation_below_average(self) -> SlicerAttributes:
+        if self.size_variation >= self.average_size:
+            raise ValueError(
+                f"size_variation ({self.size_variation}) must be less than "
+                f"average_size ({self.average_size})"
+            )
+        return self
+
+
+class LimitDataAttributes(ToxicAttributes):
+    """``limit_data`` toxic: closes the connection after ``bytes`` have passed."""
+
+    toxic_name: ClassVar[str] = "limit_data"
+    bytes: int = Field(ge=0, description="Bytes let through before the connection is closed.")
+
+
+class DownAttributes(ToxicAttributes):
+    """``down``: the proxy is disabled (a network partition). Takes no attributes."""
+
+    toxic_name: ClassVar[str] = "down"
+
+
+# --- fault models ----------------------------------------------------------------------
+
+
+class FaultTiming(Strict):
+    at_s: float = Field(ge=0, description="Start, seconds after producing starts.")
+    jitter_s: float = Field(
+        0.0,
+        ge=0,
+        description="If > 0 the start is drawn uniformly from [at_s, at_s + jitter_s] by a "
+        "generator seeded with the scenario's seed: the same file gives the same schedule.",
+    )
+    label: str | None = Field(
+        None, description="Name in the journal and report; default e.g. 'latency on spark-kafka'."
+    )
+
+    def latest_end_s(self) -> float | None:
+        """Worst-case end (jitter at its maximum); ``None`` = lasts until the run ends."""
+        window = self.window_s()
+        return None if window is None else self.at_s + self.jitter_s + window
+
+    def window_s(self) -> float | None:
+        raise NotImplementedError
+
+    def default_label(self) -> str:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _ends_within_run(self, info: ValidationInfo) -> FaultTiming:
+        duration = context_value(info, "duration_s")
+        end = self.latest_end_s()
+        if isinstance(duration, (int, float)) and end is not None and end > duration:
+            jitter = f" + jitter_s {self.jitter_s:g}" if self.jitter_s else ""
+            raise ValueError(
+                f"ends at {end:g} s (at_s {self.at_s:g}{jitter} + {self.window_s():g} s), "
+                f"after the run's duration_s {duration:g}; faults must end while producing"
+            )
+        return self
+
+
+class LinkFaultBase(FaultTiming):
+    link: LinkName = Field(description="The proxied link the fault hits.")
+    duration_s: float = Field(gt=0, description="How long the toxic stays before it is healed.")
+
+    def window_s(self) -> float | None:
+        return self.duration_s
+
+    def default_label(self) -> str:
+        return f"{getattr(self, 'toxic', '?')} on {self.link}"
+
+
+class ToxicFaultBase(LinkFaultBase):
+    stream: Literal["upstream", "downstream"] = Field(
+        "downstream", description="upstream = client→server, downstream = server→client."
+    )
+    toxicity: float = Field(
+        1.0, ge=0, le=1, description="Share of connections affected (drawn per connection)."
+    )
+
+
+class LatencyFault(ToxicFaultBase):
+    toxic: Literal["latency"] = Field(description="Toxic name.")
+    attributes: LatencyAttributes = Field(description="latency, jitter (ms).")
+
+
+class BandwidthFault(ToxicFaultBase):
+    toxic: Literal["bandwidth"] = Field(description="Toxic name.")
+    attributes: BandwidthAttributes = Field(description="rate (KB/s).")
+
+
+class TimeoutFault(ToxicFaultBase):
+    toxic: Literal["timeout"] = Field(description="Toxic name.")
+    attributes: TimeoutAttributes = Field(TimeoutAttributes(), description="timeout (ms).")
+
+
+class ResetPeerFault(ToxicFaultBase):
+    toxic: Literal["reset_peer"] = Field(description="Toxic name.")
+    attributes: ResetPeerAttributes = Field(ResetPeerAttributes(), description="timeout (ms).")
+
+
+class SlowCloseFault(ToxicFaultBase):
+    toxic: Literal["slow_close"] = Field(description="Toxic name.")
+    attributes: SlowCloseAttributes = Field(description="delay (ms).")
+
+
+class SlicerFault(ToxicFaultBase):
+    toxic: Literal["slicer"] = Field(description="Toxic name.")
+    attributes: SlicerAttributes = Field(
+        description="average_size, size_variation (bytes), delay (µs)."
+    )
+
+
+class LimitDataFault(ToxicFaultBase):
+    toxic: Literal["limit_data"] = Field(description="Toxic name.")
+    attributes: LimitDataAttributes = Field(description="bytes.")
+
+
+class DownFault(LinkFaultBase):
+    """The proxy is disabled: a partition. No stream or toxicity: both directions, all clients."""
+
+    toxic: Literal["down"] = Field(description="Toxic name.")
+    attributes: DownAttributes = Field(DownAttributes(), description="None.")
+
+
+class UnknownToxicFault(ToxicFaultBase):
+    """Catches a misspelt or missing toxic so its other fields are still checked."""
+
+    toxic: ToxicName = Field(description="Toxic name.")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Unchecked.")
+
+
+class ProcessFault(FaultTiming):
+    process: ProcessName = Field(description="The process to signal.")
+    action: ProcessAction = Field(
+        description="kill = SIGKILL; pause = SIGSTOP, SIGCONT at the end; "
+        "restart = graceful stop (SIGTERM) then start again."
+    )
+    duration_s: float | None = Field(
+        None,
+        gt=0,
+        description="The fault's window (shaded in reports). Required for pause; for kill "
+        "and restart it defaults to restart_after_s.",
+    )
+    restart_after_s: float | None = Field(
+        None,
+        ge=0,
+        description="kill/restart: seconds after the stop at which the harness starts the "
+        "process again (kill: default = duration_s, else never during the run; "
+        "restart: default 0). Not allowed for pause.",
+    )
+
+    @model_validator(mode="after")
+    def _action_fields(self, info: ValidationInfo) -> ProcessFault:
+        if self.action == "pause":
+            if self.duration_s is None:
+                raise ValueError("pause needs duration_s (how long the process stays stopped)")
+            if self.restart_after_s is not None:
+                raise ValueError("restart_after_s is for kill/restart; pause ends after duration_s")
+        elif (
+            self.duration_s is not None
+            and self.restart_after_s is not None
+            and self.restart_after_s > self.duration_s
+        ):
+            raise ValueError(
+                f"restart_after_s ({self.restart_after_s:g}) must not exceed "
+                f"duration_s ({self.duration_s:g}): the restart happens inside the window"
+            )
+        provider = context_value(info, "provider")
+        if provider == "external" and self.process not in EXTERNAL_PROCESSES:
+            raise ValueError(
+                f"cannot {self.action} {self.process!r} on an external stack the harness did not "
+                f"start; external scenarios take link faults and spark-driver process faults"
+            )
+        return self
+
+    def restart_delay_s(self) -> float | None:
+        """Seconds from the stop until the process is started again (``None`` = never)."""
+        if self.action == "pause":
+            return None
+        if self.restart_after_s is not None:
+            return self.restart_after_s
+        return self.duration_s if self.action == "kill" else 0.0
+
+    def window_s(self) -> float | None:
+        if self.duration_s is not None:
+            return self.duration_s
+        return self.restart_delay_s()
+
+    def default_label(self) -> str:
+        return f"{self.action} {self.process}"
+
+
+def _fault_tag(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(exclude_unset=True)
+    if not isinstance(value, dict) or ("link" in value) == ("process" in value):
+        return None
+    if "process" in value:
+        return "process"
+    toxic = value.get("toxic")
+    return toxic if toxic in TOXICS else "unknown-toxic"
+
+
+Fault = Annotated[
+    (
+        Annotated[LatencyFault, Tag("latency")]
+        | Annotated[BandwidthFault, Tag("bandwidth")]
+        | Annotated[TimeoutFault, Tag("timeout")]
+        | Annotated[ResetPeerFault, Tag("reset_peer")]
+        | Annotated[SlowCloseFault, Tag("slow_close")]
+        | Annotated[SlicerFault, Tag("slicer")]
+        | Annotated[LimitDataFault, Tag("limit_data")]
+        | Annotated[DownFault, Tag("down")]
+        | Annotated[UnknownToxicFault, Tag("unknown-toxic")]
+        | Annotated[ProcessFault, Tag("process")]
+    ),
+    Discriminator(
+        _fault_tag,
+        custom_error_type="fault_kind",
+        custom_error_message="a fault needs exactly one of 'link' (with a toxic) or 'process' "
+        "(with an action)",
+    ),
+]
+"""One entry of ``faults``."""
+
+LinkFault = (
+    LatencyFault | BandwidthFault | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault
+    | LimitDataFault | DownFault
+)
+
+
+# --- the schedule ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduledFault:
+    """A fault with its actual times, as the runner applies it."""
+
+    index: int
+    """Position in the scenario's ``faults`` list."""
+    label: str
+    start_s: float
+    """When it is applied, seconds after producing starts (jitter already drawn)."""
+    end_s: float
+    """End of the fault's window (the run's duration_s for a kill that is never restarted)."""
+    heal_s: float | None
+    """When the harness undoes it (remove toxic, re-enable proxy, SIGCONT, start the process
+    again); ``None`` = not during the run (the harness still heals everything at exit)."""
+    fault: LinkFault | ProcessFault
+
+
+def schedule_faults(
+    faults: list[LinkFault | ProcessFault], seed: int, run_duration_s: float
+) -> list[ScheduledFault]:
+    """Deterministic: each fault's jitter comes from its own generator seeded by (seed, index),
+    so adding jitter to one fault does not move the others."""
+    scheduled: list[ScheduledFault] = []
+    for index, fault in enumerate(faults):
+        offset = 0.0
+        if fault.jitter_s > 0:
+            offset = random.Random(f"iotbench:{seed}:fault:{index}").uniform(0.0, fault.jitter_s)
+        start = round(fault.at_s + offset, 3)
+        window = fault.window_s()
+        end = run_duration_s if window is None else round(start + window, 3)
+        if isinstance(fault, ProcessFault):
+            delay = fault.restart_delay_s()
+            heal = end if fault.action == "pause" else (
+                None if delay is None else round(start + delay, 3)
+            )
+        else:
+            heal = end
+        label = fault.label or fault.default_label()
+        scheduled.append(ScheduledFault(index, label, start, end, heal, fault))
+    return sorted(scheduled, key=lambda item: (item.start_s, item.index))
+
+
+def overlap_problems(faults: list[LinkFault | ProcessFault]) -> list[str]:
+    """Faults that would undo each other: two on one process, or a ``down`` with another
+    ``down`` on the same link (healing the first would re-enable the proxy). Uses worst-case
+    windows (jitter at its maximum), so no seed can make them overlap."""
+
+    def resource(fault: LinkFault | ProcessFault) -> str | None:
+        if isinstance(fault, ProcessFault):
+            return f"process {fault.process}"
+        if isinstance(fault, DownFault):
+            return f"link {fault.link} (down)"
+        return None
+
+    def span(fault: LinkFault | ProcessFault) -> tuple[float, float]:
+        end = fault.latest_end_s()
+        return fault.at_s, float("inf") if end is None else end
+
+    problems: list[str] = []
+    for i, first in enumerate(faults):
+        for j in range(i + 1, len(faults)):
+            second, same = faults[j], resource(first)
+            (a_start, a_end), (b_start, b_end) = span(first), span(second)
+            if same and same == resource(second) and a_start < b_end and b_start < a_end:
+                problems.append(
+                    f"faults[{j}] ({second.label or second.default_label()}) overlaps "
+                    f"faults[{i}] ({first.label or first.default_label()}) on {same}; "
+                    f"faults on one {same.split()[0]} must not overlap"
+                )
+    return problems

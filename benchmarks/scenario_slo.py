@@ -1,0 +1,148 @@
+"""Service-level objectives and the one list of figure names they may use.
+
+``KNOWN_METRICS`` is the contract between scenarios and reports: an SLO may only name a
+figure that matches one of its templates, and reports publish figures under these names.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from benchmarks.scenario_faults import Strict, context_value
+
+# --- reported figures (the names SLOs may use) -----------------------------------------
+
+_STATS = "{count|mean|min|p50|p95|p99|p999|max}"
+_SCORES = "{precision|recall|f1|accuracy|events}"
+_API = "{requests|failures|failure_ratio|rps|failures_per_s|mean_ms|max_ms|p50_ms|p95_ms|p99_ms}"
+
+KNOWN_METRICS: dict[str, str] = {
+    f"latency_ms.{{e2e|visible|all_events}}.{_STATS}":
+        "event-time latency in ms: e2e = stored − scheduled, visible = seen by the dashboard "
+        "probe − scheduled (measurement window); all_events = e2e over the whole run",
+    "latency_ms.hops.{publish_delay|send_to_ack|ack_to_kafka|kafka_to_processed"
+    f"|processed_to_stored|stored_to_visible}}.{_STATS}":
+        "one hop of the latency, in ms (publish_delay = send − scheduled)",
+    "throughput.{target_eps|scheduled_eps|sent_eps|acked_eps|stored_eps|achieved_ratio"
+    "|window_s|sustainable|lag_trend_ok|latency_bounded|lag_slope_limit_eps}":
+        "events per second in the measurement window; achieved_ratio = achieved / target; "
+        "sustainable, lag_trend_ok, latency_bounded are true/false (compare with == 1)",
+    "lag.{samples|max|mean|final|slope_eps}": "consumer lag in records, all partitions; "
+        "slope of a linear fit after warm-up in records/s",
+    "lag.partitions.p<n>.{max|final}": "consumer lag of partition n",
+    "integrity.{scheduled|sent|acked|unacked|send_errors|stored_rows|stored_unique"
+    "|stored_unacked|dead_lettered|lost|duplicated|duplicate_rows|unexpected|replayed_events"
+    "|replayed_writes|dead_letters|delivered_ratio}":
+        "counts against the producer's ledger: lost = acked but never stored, duplicated = "
+        "stored more than once, unexpected = stored but never sent",
+    "integrity.dead_letters_by_reason.<name>": "dead letters with one rejection reason",
+    "recovery.<n>.{duration_s|baseline_lag|baseline_p99_ms|peak_lag|peak_p99_ms|recovered_at"
+    "|recovery_s}":
+        "fault n (in order of application): recovery_s = seconds from heal until lag and p99 "
+        "are back near the pre-fault baseline; not reported (so an SLO on it fails) if they "
+        "never got back",
+    f"accuracy.{{threshold|zscore}}.{_SCORES}": "anomaly detection against the producer's truth",
+    "accuracy.{threshold|zscore}.{not_stored|garbage_total|garbage_rejected"
+    "|garbage_dead_lettered}": "readings the detector never saw, and garbage handling",
+    "accuracy.{threshold|zscore}.confusion.{tp|fp|fn|tn}": "confusion matrix counts",
+    f"accuracy.{{threshold|zscore}}.per_kind.{{spike|drift|stuck|garbage}}.{_SCORES}":
+        "the same scores per anomaly kind",
+    f"accuracy.{{threshold|zscore}}.fault_windows.{{inside|outside}}.{_SCORES}":
+        "the same scores inside / outside fault windows",
+    "accuracy.{threshold|zscore}.detection_delay.{episodes|detected|mean_s|p50_s|max_s"
+    "|mean_readings|detection_latency_mean_s}": "how soon anomalous episodes are flagged",
+    "accuracy.{threshold|zscore}.nab.{score|raw|windows|detected_windows|false_positives}":
+        "windowed score rewarding early detection (NAB-style; 100 = perfect, 0 = do nothing)",
+    f"api.{_API}": "dashboard API under Locust, all endpoints (shortcut for api.total.*; "
+        "needs a load section)",
+    f"api.total.{_API}": "dashboard API, all endpoints (needs a load section)",
+    f"api.endpoints.<name>.{_API}": "one endpoint, named '<METHOD> <name>' as Locust names it, "
+        "e.g. 'GET /api/stats' (needs a load section)",
+    "spark.{batches|input_rows}": "Spark micro-batches and rows read",
+    "spark.trigger_ms.{mean|p50|p99|max}": "Spark micro-batch durations",
+    "resources.<name>.{cpu_mean_percent|cpu_max_percent|rss_max_bytes}":
+        "host resources per service (kafka, spark-driver, spark-worker-0, mongo, …)",
+}
+"""Every figure a report publishes in ``results.json``, as templates: ``{a|b}`` = one of a, b;
+``<n>`` = a whole number; ``<name>`` = any text without a dot. SLO metrics must match one of
+them; reports publish figures under exactly these dotted paths."""
+
+
+def _template_regex(template: str) -> str:
+    pieces = re.split(r"(\{[^}]*\}|<n>|<name>)", template)
+    regex = ""
+    for piece in pieces:
+        if piece == "<n>":
+            regex += r"\d+"
+        elif piece == "<name>":
+            regex += r"[^.]+"
+        elif piece.startswith("{"):
+            regex += "(?:" + "|".join(map(re.escape, piece[1:-1].split("|"))) + ")"
+        else:
+            regex += re.escape(piece)
+    return regex
+
+
+_METRIC_RE = re.compile("|".join(f"(?:{_template_regex(t)})" for t in KNOWN_METRICS))
+
+
+def is_known_metric(name: str) -> bool:
+    return _METRIC_RE.fullmatch(name) is not None
+
+
+# --- service-level objectives ----------------------------------------------------------
+
+Comparison = Literal["<=", "<", ">=", ">", "=="]
+
+
+class Slo(Strict):
+    """A threshold on one reported figure; a failing SLO makes the run exit non-zero."""
+
+    metric: str = Field(description="Dotted figure name, e.g. latency_ms.e2e.p99 "
+                        "(see KNOWN_METRICS).")
+    op: Comparison = Field(description="How the figure compares with the threshold.")
+    threshold: float = Field(description="The bound.")
+    name: str | None = Field(None, description="Test-case name; default '<metric> <op> <n>'.")
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if not is_known_metric(value):
+            families = ", ".join(sorted({t.split(".")[0] for t in KNOWN_METRICS}))
+            raise ValueError(f"unknown figure {value!r}; figures start with {families} "
+                             f"(full list: benchmarks/SCENARIO-FORMAT.md, 'slo')")
+        return value
+
+    @model_validator(mode="after")
+    def _figure_is_reported(self, info: ValidationInfo) -> Slo:
+        detector = context_value(info, "detector")
+        family, _, rest = self.metric.partition(".")
+        if family == "accuracy" and detector in ("threshold", "zscore"):
+            used = rest.split(".")[0]
+            if used != detector:
+                raise ValueError(f"{self.metric} is never reported: stack.detector is "
+                                 f"{detector!r}")
+        faults = context_value(info, "fault_count")
+        if family == "recovery" and isinstance(faults, int):
+            index = int(rest.split(".")[0])
+            if index >= faults:
+                raise ValueError(f"{self.metric} is never reported: the scenario has "
+                                 f"{faults} fault{'s' if faults != 1 else ''}")
+        if family == "api" and context_value(info, "has_load") is False:
+            raise ValueError(f"{self.metric} needs a 'load' section (api figures come from Locust)")
+        return self
+
+    def label(self) -> str:
+        return self.name or f"{self.metric} {self.op} {self.threshold:g}"
+
+    def passed(self, value: float) -> bool:
+        return {
+            "<=": value <= self.threshold,
+            "<": value < self.threshold,
+            ">=": value >= self.threshold,
+            ">": value > self.threshold,
+            "==": value == self.threshold,
+        }[self.op]
