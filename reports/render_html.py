@@ -1,0 +1,218 @@
+"""``report.html``: one self-contained file (inline CSS, PNGs as base64 data URIs, no URL)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable
+from typing import Any
+
+from . import plots
+from .analysis import RunAnalysis
+from .formatting import fmt, headline_rows
+from .latency import HOPS
+
+RUN_SECTIONS = ["Summary", "SLO verdicts", "Latency", "Per-hop breakdown", "Throughput", "Lag",
+                "Integrity", "Recovery", "Anomaly accuracy", "API"]
+SWEEP_SECTIONS = ["Summary", "SLO verdicts", "Sweep points", "Sweep curves", "Capacity"]
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
+max-width:1100px;color:#222;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
+margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.pass{background:#d9f2d9}.fail{background:#f8d0d0}.muted{color:#777}
+img{max-width:100%;display:block;margin:.5em 0}.grid{display:flex;flex-wrap:wrap;gap:1em}
+"""
+
+
+def image(png: bytes, alt: str) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[Any]],
+          row_classes: Iterable[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
+    classes = list(row_classes) if row_classes is not None else None
+    body = []
+    for index, row in enumerate(rows):
+        css = f' class="{classes[index]}"' if classes and classes[index] else ""
+        cells = "".join(f"<td>{html.escape(c if isinstance(c, str) else fmt(c))}</td>"
+                        for c in row)
+        body.append(f"<tr{css}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def section(title: str, *parts: str) -> str:
+    anchor = title.lower().replace(" ", "-")
+    return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>{"".join(parts)}</section>'
+
+
+def slo_table(verdicts: list[dict[str, Any]]) -> str:
+    if not verdicts:
+        return '<p class="muted">No SLO defined by the scenario.</p>'
+    rows = [[v["name"], v["metric"], f"{v['op']} {fmt(v['threshold'])}", v["value"],
+             "PASS" if v["passed"] else "FAIL", v.get("message") or ""] for v in verdicts]
+    return table(["SLO", "metric", "threshold", "value", "verdict", "message"], rows,
+                 ["pass" if v["passed"] else "fail" for v in verdicts])
+
+
+def page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
+            f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n")
+
+
+def _summary_table(results: dict[str, Any]) -> str:
+    return table(["figure", "value"], headline_rows(results))
+
+
+def _stat_rows(summaries: dict[str, dict[str, Any]], names: Iterable[str]) -> list[list[Any]]:
+    keys = ["count", "mean", "p50", "p95", "p99", "p999", "max"]
+    return [[name, *[summaries[name].get(key) for key in keys]] for name in names]
+
+
+def _latency(analysis: RunAnalysis, results: dict[str, Any]) -> str:
+    latency = results["latency_ms"]
+    rows = _stat_rows(latency, ["e2e", "visible"])
+    return section("Latency",
+                   "<p>Event-time latency (ms) of events scheduled in the measurement window; "
+                   "percentiles use linear interpolation (numpy/pandas default).</p>",
+                   table(["measure", "count", "mean", "p50", "p95", "p99", "p99.9", "max"], rows),
+                   image(plots.latency_cdf_png(analysis), "latency CDF"),
+                   image(plots.latency_timeline_png(analysis), "latency timeline"))
+
+
+def _hops(analysis: RunAnalysis, results: dict[str, Any]) -> str:
+    rows = _stat_rows(results["latency_ms"]["hops"], HOPS)
+    return section("Per-hop breakdown",
+                   table(["hop", "count", "mean", "p50", "p95", "p99", "p99.9", "max"], rows),
+                   "<p class=\"muted\">ack_to_kafka is usually negative: the broker appends "
+                   "before the acknowledgement reaches the producer.</p>",
+                   image(plots.hops_png(analysis), "per-hop latency"))
+
+
+def _throughput(analysis: RunAnalysis, results: dict[str, Any]) -> str:
+    throughput = results["throughput"]
+    keys = ["target_eps", "scheduled_eps", "sent_eps", "acked_eps", "stored_eps",
+            "achieved_ratio", "sustainable", "lag_trend_ok", "latency_bounded"]
+    return section("Throughput", table(["figure", "value"], [[k, throughput.get(k)] for k in keys]),
+                   image(plots.throughput_timeline_png(analysis), "throughput timeline"))
+
+
+def _lag(analysis: RunAnalysis, results: dict[str, Any]) -> str:
+    lag = results["lag"]
+    rows = [["total", lag.get("max"), lag.get("final")]]
+    rows += [[name, p["max"], p["final"]] for name, p in sorted(lag["partitions"].items())]
+    return section("Lag", f"<p>Slope of total lag after warm-up: <b>{fmt(lag.get('slope_eps'))}"
+                          "</b> events/s.</p>",
+                   table(["partition", "max", "final"], rows),
+                   image(plots.lag_timeline_png(analysis), "lag timeline"))
+
+
+def _integrity(results: dict[str, Any]) -> str:
+    integrity = results["integrity"]
+    keys = ["scheduled", "sent", "acked", "unacked", "send_errors", "stored_rows",
+            "stored_unique", "stored_unacked", "dead_lettered", "lost", "duplicated",
+            "duplicate_rows", "unexpected", "replayed_events", "replayed_writes", "dead_letters"]
+    classes = ["fail" if k in ("lost", "duplicated", "unexpected") and integrity.get(k) else ""
+               for k in keys]
+    reasons = integrity.get("dead_letters_by_reason") or {}
+    reason_table = (table(["dead-letter reason", "count"], sorted(reasons.items()))
+                    if reasons else "")
+    return section("Integrity", table(["count", "value"], [[k, integrity.get(k)] for k in keys],
+                                      classes), reason_table)
+
+
+def _recovery(results: dict[str, Any]) -> str:
+    faults = results.get("recovery") or []
+    if not faults:
+        return section("Recovery", '<p class="muted">No fault was applied.</p>')
+    rows = [[f["id"], f["kind"], f["target"], f["duration_s"], f["baseline_lag"], f["peak_lag"],
+             f["baseline_p99_ms"], f["peak_p99_ms"], f["status"], f["recovery_s"]]
+            for f in faults]
+    tolerance = results.get("recovery_tolerance", {})
+    return section("Recovery",
+                   table(["fault", "kind", "target", "duration s", "baseline lag", "peak lag",
+                          "baseline p99 ms", "peak p99 ms", "status", "recovery s"], rows,
+                         ["pass" if f["status"] == "recovered" else "fail" for f in faults]),
+                   f"<p class=\"muted\">Tolerance: {html.escape(str(tolerance))}</p>")
+
+
+def _accuracy(results: dict[str, Any]) -> str:
+    accuracy = results.get("accuracy") or {}
+    if not accuracy:
+        return section("Anomaly accuracy", '<p class="muted">No detector output stored.</p>')
+    rows, images, kinds = [], [], []
+    for detector, figures in sorted(accuracy.items()):
+        delay = figures["detection_delay"]
+        rows.append([detector, figures["precision"], figures["recall"], figures["f1"],
+                     figures["nab"]["score"], delay["detected"], delay["episodes"],
+                     delay["mean_s"], figures["fault_windows"]["inside"]["f1"],
+                     figures["fault_windows"]["outside"]["f1"], figures["garbage_rejected"]])
+        images.append(image(plots.confusion_png(detector, figures), f"confusion {detector}"))
+        for kind, scores in sorted(figures["per_kind"].items()):
+            kinds.append([detector, kind, scores["precision"], scores["recall"], scores["f1"]])
+    return section("Anomaly accuracy",
+                   table(["detector", "precision", "recall", "F1", "NAB score", "detected",
+                          "episodes", "mean delay s", "F1 in faults", "F1 outside",
+                          "garbage rejected"], rows),
+                   table(["detector", "kind", "precision", "recall", "F1"], kinds),
+                   f'<div class="grid">{"".join(images)}</div>')
+
+
+def _api(analysis: RunAnalysis, results: dict[str, Any]) -> str:
+    api = results.get("api")
+    if not api:
+        return section("API", '<p class="muted">Locust did not run.</p>')
+    entries = list(api["endpoints"].items()) + ([("total", api["total"])] if api["total"] else [])
+    rows = [[name, e["requests"], e["failures"], e["rps"], e["p50_ms"], e["p95_ms"], e["p99_ms"]]
+            for name, e in entries]
+    return section("API", table(["endpoint", "requests", "failures", "req/s", "p50 ms", "p95 ms",
+                                 "p99 ms"], rows),
+                   image(plots.api_png(analysis), "API timeline"))
+
+
+def render_run_html(analysis: RunAnalysis, results: dict[str, Any]) -> str:
+    run = results.get("run", {})
+    body = "".join([
+        section("Summary", _summary_table(results)),
+        section("SLO verdicts", slo_table(results.get("slo", []))),
+        _latency(analysis, results), _hops(analysis, results), _throughput(analysis, results),
+        _lag(analysis, results), _integrity(results), _recovery(results), _accuracy(results),
+        _api(analysis, results),
+    ])
+    return page(f"iotbench report — {run.get('scenario')} ({run.get('run_id')})", body)
+
+
+def render_sweep_html(results: dict[str, Any], curves: dict[str, bytes]) -> str:
+    """A sweep folder's report: per-point CIs, curves and capacity."""
+    points = results.get("points", [])
+    metrics = results.get("metrics", [])
+    rows = []
+    for point in points:
+        cells: list[Any] = [point["label"], point["n"]]
+        for metric in metrics:
+            stats = point["metrics"].get(metric, {})
+            cells.append(f"{fmt(stats.get('mean'))} ± {fmt(stats.get('ci95'))}")
+        rows.append(cells)
+    capacity = results.get("capacity", [])
+    summary = table(["figure", "value"], [["runs", results.get("runs")],
+                                          ["points", len(points)],
+                                          ["all SLOs passed", results.get("slo_passed")]])
+    body = "".join([
+        section("Summary", summary),
+        section("SLO verdicts", slo_table(results.get("slo", []))),
+        section("Sweep points", "<p>Mean ± half-width of the 95 % confidence interval "
+                                "(Student's t) over repetitions.</p>",
+                table(["point", "runs", *metrics], rows)),
+        section("Sweep curves", "".join(image(png, name) for name, png in sorted(curves.items()))
+                or '<p class="muted">No partitions/workers axis in this sweep.</p>'),
+        section("Capacity", table(["stack setting", "highest sustainable rate (events/s)"],
+                                  [[c["setting"], c["capacity_eps"]] for c in capacity])
+                if capacity else '<p class="muted">No producer.rate_eps axis.</p>'),
+    ])
+    return page(f"iotbench sweep report — {results.get('sweep')}", body)

@@ -1,0 +1,120 @@
+"""``results.json``: every figure of a run (or sweep), with stable keys, deterministic bytes.
+
+Stable keys of a run's ``results.json`` (times in epoch seconds, latencies in ms, rates in
+events/s; absent or undefined values are ``null``):
+
+- ``schema`` ("iotbench.results/1"), ``kind`` ("run")
+- ``run.{run_id, status, scenario, seed, started_at, ended_at, origin, window.{start, end,
+  duration_s}, stack, producer, versions, detectors, primary_detector}``
+- ``latency_ms.e2e`` and ``latency_ms.visible``: ``{count, mean, min, p50, p95, p99, p999, max}``
+  over events scheduled in the measurement window; ``latency_ms.all_events`` (e2e, whole run);
+  ``latency_ms.hops.<hop>`` same fields, hops ``publish_delay, send_to_ack, ack_to_kafka,
+  kafka_to_processed, processed_to_stored, stored_to_visible``
+- ``throughput.{target_eps, scheduled_eps, sent_eps, acked_eps, stored_eps, achieved_ratio,
+  window_s, sustainable, lag_trend_ok, latency_bounded, lag_slope_limit_eps}``
+- ``lag.{samples, max, mean, final, slope_eps, partitions.<pN>.{max, final}}``
+- ``integrity.{scheduled, sent, acked, unacked, send_errors, stored_rows, stored_unique,
+  stored_unacked, dead_lettered, lost, duplicated, duplicate_rows, unexpected, replayed_events,
+  replayed_writes, dead_letters, dead_letters_by_reason.<reason>, delivered_ratio}``
+- ``recovery[]``: ``{id, target, kind, applied_at, healed_at, duration_s, baseline_lag,
+  baseline_p99_ms, peak_lag, peak_p99_ms, status, recovered_at, recovery_s, error}``;
+  ``recovery_tolerance.{relative, lag_events, latency_ms, hold_s, baseline_s}``
+- ``accuracy.<detector>.{precision, recall, f1, accuracy, events, confusion.{tp, fp, fn, tn},
+  per_kind.<kind>.{…same…}, detection_delay.{episodes, detected, mean_s, p50_s, max_s,
+  mean_readings, detection_latency_mean_s}, detection_delay_per_kind.<kind>, nab.{score, raw,
+  windows, detected_windows, false_positives}, fault_windows.{inside, outside}, not_stored,
+  garbage_total, garbage_rejected, garbage_dead_lettered, column}``
+- ``api``: null, or ``{endpoints.<"METHOD name">, total}`` each ``{requests, failures,
+  failure_ratio, rps, failures_per_s, mean_ms, max_ms, p50_ms, p95_ms, p99_ms}``; the total's
+  fields are repeated directly under ``api`` (``api.p99_ms`` = ``api.total.p99_ms``)
+- ``spark.{batches, input_rows, trigger_ms.{mean, p50, p99, max}}``
+- ``resources.<service>.{cpu_mean_percent, cpu_max_percent, rss_max_bytes}``
+- ``slo[]``: ``{name, metric, op, threshold, value, passed, message}``; ``slo_passed``
+
+Determinism: keys sorted, floats rounded to 6 decimals (−0.0 → 0.0), NaN/inf → null, two-space
+indentation, trailing newline; nothing about the moment of generation is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import RunAnalysis
+from .slo import evaluate_slos, lookup
+
+__all__ = ["Results", "build_results", "lookup", "normalise", "to_json", "write_results"]
+
+FLOAT_DECIMALS = 6
+
+
+@dataclass
+class Results:
+    """A results dict with the folder it describes."""
+
+    data: dict[str, Any]
+    directory: Path
+
+    @property
+    def slo(self) -> list[dict[str, Any]]:
+        return self.data.get("slo", [])
+
+    @property
+    def passed(self) -> bool:
+        return all(verdict["passed"] for verdict in self.slo)
+
+    def lookup(self, metric: str) -> Any:
+        return lookup(self.data, metric)
+
+
+def normalise(value: Any) -> Any:
+    """JSON-ready copy: numpy → Python, floats rounded, NaN → None, tuples → lists."""
+    if isinstance(value, dict):
+        return {str(key): normalise(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalise(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isnan(number) or math.isinf(number):
+            return None
+        number = round(number, FLOAT_DECIMALS)
+        return 0.0 if number == 0 else number
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def to_json(results: dict[str, Any]) -> str:
+    return json.dumps(normalise(results), sort_keys=True, indent=2, allow_nan=False,
+                      ensure_ascii=False) + "\n"
+
+
+def build_results(analysis: RunAnalysis) -> dict[str, Any]:
+    """The run's figures plus SLO verdicts, normalised exactly as they are written.
+
+    SLOs are evaluated on the normalised figures, so a verdict always agrees with the value
+    printed next to it.
+    """
+    figures = normalise(analysis.figures)
+    figures["slo"] = normalise(evaluate_slos(analysis.data.scenario.get("slo") or [], figures))
+    figures["slo_passed"] = all(verdict["passed"] for verdict in figures["slo"])
+    return figures
+
+
+def write_results(results: dict[str, Any], directory: Path) -> Path:
+    path = Path(directory) / "results.json"
+    path.write_text(to_json(results), encoding="utf-8")
+    return path
+
+
+def read_results(directory: Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / "results.json").read_text(encoding="utf-8"))
