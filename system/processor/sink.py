@@ -8,7 +8,8 @@ Runs inside Spark's Python workers (``foreachPartition``), writes through the
   a replay only increments ``write_count``;
 - dead letters are upserted by their Kafka coordinates;
 - per-device statistics are incremented only for events this write actually inserted;
-- the zscore detector's per-device state skips readings at or below its ``last_seq``.
+- the zscore detector's per-device state skips readings at or below its ``last_seq``;
+- the ``recent_events`` view (see ``views.py``) merges by event id.
 
 Each Spark partition holds one Kafka partition's offset range and the producer keys by
 device, so a device's readings arrive here in order and no two tasks share a device.
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from system.processor import detectors, schema
+from system.processor import detectors, schema, views
 
 _clients: dict[str, Any] = {}
 
@@ -42,7 +43,7 @@ def _db(config: SinkConfig):
 
     client = _clients.get(config.mongo_uri)
     if client is None:
-        client = MongoClient(config.mongo_uri, serverSelectionTimeoutMS=30_000,
+        client = MongoClient(config.mongo_uri, serverSelectionTimeoutMS=30_000, tz_aware=True,
                              retryWrites=True, appname="iotbench-processor")
         _clients[config.mongo_uri] = client
     return client[config.database]
@@ -77,6 +78,7 @@ def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
         states = _detect(db, events, config)
         inserted = _upsert_events(db, events)
         _bump_device_stats(db, [e for e in events if e["event_id"] in inserted])
+        views.update(db, events)
         _save_states(db, states)
     if dead:
         _upsert_dead_letters(db, dead, config)
@@ -116,9 +118,9 @@ def _upsert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
     stored_at = datetime.now(timezone.utc)
     ops = []
     for event in events:
-        doc = {**event, "stored_at": stored_at}
+        event["stored_at"] = stored_at
         ops.append(UpdateOne({"_id": event["event_id"]},
-                             {"$setOnInsert": doc, "$inc": {"write_count": 1}}, upsert=True))
+                             {"$setOnInsert": event, "$inc": {"write_count": 1}}, upsert=True))
     result = db["processed_data"].bulk_write(ops, ordered=False)
     return {events[i]["event_id"] for i in result.upserted_ids}
 

@@ -1,0 +1,99 @@
+"""The seed's JSON API: /api/data, /api/stats, /api/anomalies, /api/temperature/<device_id>,
+/api/chart-data, plus /api/noop (the server's own ceiling for load benchmarks)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import Blueprint, abort, current_app
+
+from . import queries
+from .cache import StalenessCache
+from .db import get_db
+from .validation import check_query_args, device_id_arg, int_arg
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+CACHE_KEY = "iotbench_stats_cache"
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+DEFAULT_CHART_POINTS = 30
+MAX_CHART_POINTS = 500
+DEFAULT_CHART_SERIES = 10
+MAX_CHART_SERIES = 50
+
+
+def _cached(key: Hashable, compute: Callable[[], Any]) -> Any:
+    cache: StalenessCache = current_app.extensions[CACHE_KEY]
+    return cache.get_or_compute(key, compute)
+
+
+def _limit() -> int:
+    return int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+
+
+@bp.get("/data")
+def data() -> dict[str, Any]:
+    check_query_args(["limit"])
+    limit = _limit()
+    records = queries.recent_records(get_db(), limit)
+    return {"count": len(records), "limit": limit, "records": records}
+
+
+@bp.get("/anomalies")
+def anomalies() -> dict[str, Any]:
+    check_query_args(["limit"])
+    limit = _limit()
+    records = queries.recent_records(get_db(), limit, anomalies_only=True)
+    return {"count": len(records), "limit": limit, "records": records}
+
+
+@bp.get("/stats")
+def stats() -> dict[str, Any]:
+    check_query_args([])
+    return _cached("stats", lambda: queries.summary_stats(get_db()))
+
+
+@bp.get("/temperature/<device_id>")
+def temperature(device_id: str) -> dict[str, Any]:
+    check_query_args(["limit"])
+    device_id = device_id_arg(device_id)
+    limit = _limit()
+    db = get_db()
+    device = queries.device_summary(db, device_id)
+    if device is None:
+        abort(404, f"Device {device_id!r} not found")
+    device_type = device.get("device_type")
+    if device_type != queries.THERMOSTAT:
+        abort(
+            400,
+            f"Device {device_id!r} is a {device_type} sensor: "
+            "temperature series exist only for thermostats",
+        )
+    points = queries.temperature_points(db, device_id, limit)
+    return {
+        "device_id": device_id,
+        "device_type": device_type,
+        "count": len(points),
+        "limit": limit,
+        "points": points,
+    }
+
+
+@bp.get("/chart-data")
+def chart_data() -> dict[str, Any]:
+    check_query_args(["points", "devices"])
+    points = int_arg("points", DEFAULT_CHART_POINTS, 1, MAX_CHART_POINTS)
+    devices = int_arg("devices", DEFAULT_CHART_SERIES, 1, MAX_CHART_SERIES)
+    return _cached(
+        ("chart-data", points, devices),
+        lambda: queries.chart_data(get_db(), points, devices),
+    )
+
+
+@bp.get("/noop")
+def noop() -> dict[str, Any]:
+    """Touches nothing: what this server answers when Mongo costs nothing."""
+    return {"ok": True}

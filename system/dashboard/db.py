@@ -1,0 +1,89 @@
+"""The MongoDB handle of the dashboard, attached to the app as in the Flask tutorial.
+
+Unlike the tutorial's sqlite connection, a ``MongoClient`` owns a connection pool and monitor
+threads, so one client lives as long as the app (in ``app.extensions``) and requests borrow it
+through :func:`get_db`; opening a client per request would reconnect on every request.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+
+from flask import Flask, current_app, g
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+EXTENSION_KEY = "iotbench_mongo"
+INDEX_THREAD_KEY = "iotbench_index_thread"
+
+PROCESSED = "processed_data"
+DEVICE_STATS = "device_stats"
+DEAD_LETTER = "dead_letter"
+RECENT = "recent_events"
+
+PROCESSED_INDEXES: tuple[list[tuple[str, int]], ...] = (
+    [("event_time", DESCENDING)],
+    [("device_id", ASCENDING), ("event_time", DESCENDING)],
+    [("is_anomaly", ASCENDING), ("event_time", DESCENDING)],
+)
+"""The processor creates the same ones; recent-N queries (sort by event_time, limit) use them."""
+
+log = logging.getLogger(__name__)
+
+
+def make_client(app: Flask) -> MongoClient:
+    timeout_ms = int(app.config["MONGO_TIMEOUT_MS"])
+    return MongoClient(
+        app.config["MONGO_URI"],
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        # A stalled link (a toxiproxy `timeout` toxic) must end in a 503, not a hung worker.
+        socketTimeoutMS=int(app.config["MONGO_SOCKET_TIMEOUT_MS"]),
+        tz_aware=True,
+        appname="iotbench-dashboard",
+    )
+
+
+def get_db() -> Database:
+    """The configured database for the current request."""
+    if "db" not in g:
+        client: MongoClient = current_app.extensions[EXTENSION_KEY]
+        g.db = client[current_app.config["MONGO_DB"]]
+    return g.db
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    # The client is shared by the whole app; a request only drops its reference.
+    g.pop("db", None)
+
+
+def ensure_indexes(db: Database) -> list[str]:
+    """Create the processed_data indexes (idempotent: same keys, same default names)."""
+    return [db[PROCESSED].create_index(keys) for keys in PROCESSED_INDEXES]
+
+
+def _ensure_indexes_quietly(client: MongoClient, db_name: str) -> None:
+    try:
+        ensure_indexes(client[db_name])
+    except PyMongoError as exc:  # best effort: Mongo may be down at start-up
+        log.warning("could not ensure processed_data indexes (serving anyway): %.200s", exc)
+
+
+def init_app(app: Flask) -> None:
+    client = make_client(app)
+    app.extensions[EXTENSION_KEY] = client
+    app.teardown_appcontext(close_db)
+    atexit.register(client.close)
+    if app.config["ENSURE_INDEXES"]:
+        # In a thread so that a down Mongo never delays start-up by the selection timeout.
+        thread = threading.Thread(
+            target=_ensure_indexes_quietly,
+            args=(client, app.config["MONGO_DB"]),
+            name="ensure-indexes",
+            daemon=True,
+        )
+        app.extensions[INDEX_THREAD_KEY] = thread
+        thread.start()

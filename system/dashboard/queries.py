@@ -1,0 +1,125 @@
+"""Every Mongo query of the dashboard, written to run on both MongoDB and FerretDB v1.
+
+Totals come from ``device_stats`` (one small document per device, kept by the processor for
+newly inserted events only), so ``/api/stats`` never scans ``processed_data``. Recent-N reads
+merge ``recent_events`` (per device, its newest events and anomalies; see
+``system/processor/views.py``): FerretDB v1 pushes no filter or sort down to SQLite, so a
+sorted read of ``processed_data`` would scan the whole collection on every request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.database import Database
+
+from .db import DEAD_LETTER, DEVICE_STATS, RECENT
+from .serialize import iso_utc, to_json
+
+THERMOSTAT = "thermostat"
+
+POINT_PROJECTION = {
+    "_id": 0,
+    "timestamp": 1,
+    "event_time": 1,
+    "temperature_celsius": 1,
+    "humidity_percent": 1,
+    "is_anomaly": 1,
+}
+
+
+def _recent_docs(db: Database, field: str, device_ids: list[str] | None = None
+                 ) -> list[dict[str, Any]]:
+    query: dict[str, Any] = {"_id": {"$in": device_ids}} if device_ids is not None else {}
+    return list(db[RECENT].find(query, {field: 1}))
+
+
+def recent_records(db: Database, limit: int, anomalies_only: bool = False) -> list[dict[str, Any]]:
+    """The newest ``limit`` events (newest first), merged from the per-device windows."""
+    field = "anomalies" if anomalies_only else "events"
+    merged = [e for doc in _recent_docs(db, field) for e in doc.get(field, [])]
+    merged.sort(key=lambda e: (e["event_time"], e.get("seq", 0)), reverse=True)
+    return [to_json(e) for e in merged[:limit]]
+
+
+def device_summary(db: Database, device_id: str) -> dict[str, Any] | None:
+    return db[DEVICE_STATS].find_one({"_id": device_id})
+
+
+def _points(events: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` readings, oldest first (ready to plot)."""
+    keep = [k for k, v in POINT_PROJECTION.items() if v]
+    return [to_json({k: e[k] for k in keep if k in e}) for e in events[-limit:]]
+
+
+def temperature_points(db: Database, device_id: str, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` readings of one thermostat, oldest first (ready to plot)."""
+    docs = _recent_docs(db, "events", [device_id])
+    return _points(docs[0].get("events", []) if docs else [], limit)
+
+
+def recent_points_by_device(
+    db: Database, device_ids: list[str], limit: int
+) -> dict[str, list[dict[str, Any]]]:
+    """The newest ``limit`` readings of each device, oldest first, in one small read."""
+    docs = {d["_id"]: d.get("events", []) for d in _recent_docs(db, "events", device_ids)}
+    return {device_id: _points(docs.get(device_id, []), limit) for device_id in device_ids}
+
+
+def all_device_stats(db: Database) -> list[dict[str, Any]]:
+    return list(db[DEVICE_STATS].find({}).sort("_id", 1))
+
+
+def summary_stats(db: Database) -> dict[str, Any]:
+    devices = all_device_stats(db)
+    total = sum(int(d.get("count", 0)) for d in devices)
+    anomalies = sum(int(d.get("anomalies", 0)) for d in devices)
+    temp_sum = sum(float(d.get("temp_sum", 0.0)) for d in devices)
+    temp_count = sum(int(d.get("temp_count", 0)) for d in devices)
+    last_times = [d["last_event_time"] for d in devices if d.get("last_event_time") is not None]
+    return {
+        "total": total,
+        "anomalies": anomalies,
+        "avg_temperature": temp_sum / temp_count if temp_count else None,
+        "device_count": sum(1 for d in devices if int(d.get("count", 0)) > 0),
+        "anomaly_rate": anomalies / total if total else 0.0,
+        "dead_letters": db[DEAD_LETTER].estimated_document_count(),
+        "last_event_time": iso_utc(max(last_times)) if last_times else None,
+    }
+
+
+def chart_data(db: Database, points: int, max_series: int) -> dict[str, Any]:
+    """What the page's three charts plot, from device_stats plus one indexed read per series."""
+    devices = [d for d in all_device_stats(db) if int(d.get("count", 0)) > 0]
+    thermostats = [d["_id"] for d in devices if d.get("device_type") == THERMOSTAT]
+    by_type: dict[str, int] = {}
+    for d in devices:
+        kind = str(d.get("device_type", "unknown"))
+        by_type[kind] = by_type.get(kind, 0) + int(d.get("count", 0))
+    series = recent_points_by_device(db, thermostats[:max_series], points)
+    return {
+        "temperature_series": [
+            {"device_id": device_id, "points": device_points}
+            for device_id, device_points in series.items()
+        ],
+        "thermostat_count": len(thermostats),
+        "device_distribution": {
+            "by_device": [
+                {
+                    "device_id": d["_id"],
+                    "device_type": d.get("device_type"),
+                    "count": int(d.get("count", 0)),
+                }
+                for d in devices
+            ],
+            "by_type": by_type,
+        },
+        "anomalies_by_device": [
+            {
+                "device_id": d["_id"],
+                "device_type": d.get("device_type"),
+                "anomalies": int(d.get("anomalies", 0)),
+            }
+            for d in devices
+        ],
+    }
