@@ -14,7 +14,9 @@ from pathlib import Path
 EPILOG = """\
 typical use:
   iotbench setup                      install Kafka, Spark connector, Toxiproxy, FerretDB (once)
-  iotbench quickstart                 bring the stack up, prove every service, report, stop
+  iotbench quickstart                 the main job: a 2-minute scenario that ends in a report
+  iotbench run scenarios/baseline.yaml  one scenario → runs/<run-id>/ (journal, data, report)
+  iotbench report runs/<run-id>       rebuild the report from the raw files
   iotbench stack up --partitions 4    start the native stack and leave it running
   iotbench stack status               what runs where
   iotbench stack down [--purge]       stop it (and delete its data)
@@ -92,11 +94,20 @@ def cmd_stack_down(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
+    """The main job: the quickstart scenario, end to end, ending in its report."""
+    from benchmarks.runner import run_file
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yaml"
+    print(f"quickstart: running {scenario} (about 2 minutes)")
+    return run_file(scenario, Path(args.runs))
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    """Bring the stack up, prove each service with its real client, stop."""
     from system.stack import smoke
     from system.stack.native import NativeStack, StackConfig
 
     config = StackConfig(partitions=2, workers=1)
-    print("quickstart: bringing the native stack up")
     with NativeStack(config) as stack:
         state = stack.state
         assert state is not None
@@ -106,8 +117,32 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
                                config.dashboard)
         print(f"cold start {state.cold_start_s:.1f} s; stopping the stack")
     failed = [c.service for c in checks if not c.ok]
-    print("quickstart: " + ("all services proven" if not failed else f"FAILED: {failed}"))
+    print("smoke: " + ("all services proven" if not failed else f"FAILED: {failed}"))
     return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchmarks.runner import run_file
+
+    return run_file(Path(args.file), Path(args.runs))
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from system.producer.cli import produce_main
+
+    return produce_main(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports import report_main
+
+    return report_main(Path(args.dir))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from reports import compare_main
+
+    return compare_main(Path(args.a), Path(args.b))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -148,8 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("setup", cmd_setup, "install the native stack's components into the cache (idempotent)")
-    add("quickstart", cmd_quickstart,
-        "the main job: bring the stack up, prove each service, print what is where, stop")
+    quick = add("quickstart", cmd_quickstart,
+                "the main job: run scenarios/quickstart.yaml end to end and write its report")
+    quick.add_argument("--runs", default="runs", help="where run folders go (runs/)")
+    add("smoke", cmd_smoke, "bring the stack up, prove each service with its client, stop")
+    run = add("run", cmd_run, "run one scenario: stack, processor, producer, faults, report")
+    run.add_argument("file", metavar="FILE")
+    run.add_argument("--runs", default="runs", help="where run folders go (runs/)")
+    produce = add("produce", cmd_produce, "send simulated device events to Kafka (+ ledger)")
+    from system.producer.cli import add_arguments as add_produce_arguments
+
+    add_produce_arguments(produce)
+    report = add("report", cmd_report, "rebuild a run's (or sweep's) report from its raw files")
+    report.add_argument("dir", metavar="DIR")
+    compare = add("compare", cmd_compare, "two runs or sweeps side by side; flags regressions")
+    compare.add_argument("a", metavar="A")
+    compare.add_argument("b", metavar="B")
 
     stack = sub.add_parser("stack", help="start, inspect or stop the stack")
     stack_sub = stack.add_subparsers(dest="stack_command", required=True, metavar="ACTION")

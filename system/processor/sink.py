@@ -4,9 +4,9 @@ Runs inside Spark's Python workers (``foreachPartition``), writes through the
 ``spark-mongo`` link with pymongo bulk writes, and is idempotent so a replayed micro-batch
 (after a driver crash) changes nothing:
 
-- events are upserted by ``_id = event_id`` with ``$setOnInsert`` — the first write wins,
-  a replay only increments ``write_count``;
-- dead letters are upserted by their Kafka coordinates;
+- events are inserted with ``_id = event_id``: a replayed one hits the unique key, keeps
+  its first write and is noted in ``replays`` (reports count it as a replayed write);
+- dead letters are inserted with ``_id`` = their Kafka coordinates, likewise;
 - per-device statistics are incremented only for events this write actually inserted;
 - the zscore detector's per-device state skips readings at or below its ``last_seq``;
 - the ``recent_events`` view (see ``views.py``) merges by event id.
@@ -24,6 +24,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from system.processor import detectors, schema, views
+
+COLLECTION = "processed_data"
+DEAD_LETTER = "dead_letter"
+REPLAYS = "replays"
+DUPLICATE_KEY = 11000
 
 _clients: dict[str, Any] = {}
 
@@ -76,12 +81,12 @@ def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
     db = _db(config)
     if events:
         states = _detect(db, events, config)
-        inserted = _upsert_events(db, events)
+        inserted = _insert_events(db, events)
         _bump_device_stats(db, [e for e in events if e["event_id"] in inserted])
         views.update(db, events)
         _save_states(db, states)
     if dead:
-        _upsert_dead_letters(db, dead, config)
+        _insert_dead_letters(db, dead, config)
 
 
 def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
@@ -111,18 +116,30 @@ def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
     return states
 
 
-def _upsert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
-    """Bulk upsert; returns the event ids this call inserted (not those already stored)."""
-    from pymongo import UpdateOne
+def _insert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
+    """Insert with ``_id = event_id``; returns the ids this call inserted.
+
+    An event already stored (a replayed micro-batch) fails on the unique ``_id`` and is
+    left as it was — the first write wins — and the replay is noted in ``replays``.
+    Plain inserts, not upserts: FerretDB v1 scans the whole collection for every update,
+    so an upsert per event slows down with every event stored.
+    """
+    from pymongo.errors import BulkWriteError
 
     stored_at = datetime.now(timezone.utc)
-    ops = []
     for event in events:
         event["stored_at"] = stored_at
-        ops.append(UpdateOne({"_id": event["event_id"]},
-                             {"$setOnInsert": event, "$inc": {"write_count": 1}}, upsert=True))
-    result = db["processed_data"].bulk_write(ops, ordered=False)
-    return {events[i]["event_id"] for i in result.upserted_ids}
+    docs = [{"_id": e["event_id"], **e} for e in events]
+    try:
+        db[COLLECTION].insert_many(docs, ordered=False)
+        return {e["event_id"] for e in events}
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(err.get("code") != DUPLICATE_KEY for err in errors):
+            raise
+        replayed = {docs[err["index"]]["_id"] for err in errors}
+    db[REPLAYS].insert_many([{"event_id": i, "at": stored_at} for i in sorted(replayed)])
+    return {e["event_id"] for e in events} - replayed
 
 
 def _bump_device_stats(db: Any, inserted: list[dict[str, Any]]) -> None:
@@ -160,15 +177,15 @@ def _save_states(db: Any, states: dict[str, detectors.DeviceState]) -> None:
              for device, state in states.items()], ordered=False)
 
 
-def _upsert_dead_letters(db: Any, dead: list[dict[str, Any]], config: SinkConfig) -> None:
-    from pymongo import UpdateOne
+def _insert_dead_letters(db: Any, dead: list[dict[str, Any]], config: SinkConfig) -> None:
+    from pymongo.errors import BulkWriteError
 
     stored_at = datetime.now(timezone.utc)
-    ops = []
-    for letter in dead:
-        key = f"{config.topic}-{letter['kafka_partition']}-{letter['kafka_offset']}"
-        ops.append(UpdateOne({"_id": key},
-                             {"$setOnInsert": {**letter, "stored_at": stored_at},
-                              "$inc": {"write_count": 1}}, upsert=True))
-    db["dead_letter"].bulk_write(ops, ordered=False)
-
+    docs = [{**letter, "_id": f"{config.topic}-{letter['kafka_partition']}-"
+                             f"{letter['kafka_offset']}", "stored_at": stored_at}
+            for letter in dead]
+    try:
+        db[DEAD_LETTER].insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise

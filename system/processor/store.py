@@ -6,7 +6,8 @@ from pathlib import Path
 
 from system.config import COLLECTION, DATABASE, DEAD_LETTER_COLLECTION
 
-COLLECTIONS = (COLLECTION, DEAD_LETTER_COLLECTION, "device_stats", "detector_state")
+COLLECTIONS = (COLLECTION, DEAD_LETTER_COLLECTION, "device_stats", "detector_state",
+               "recent_events", "replays")
 
 INDEXES = {
     # What the dashboard sorts and filters by, so its queries stay fast at millions of rows.
@@ -54,9 +55,13 @@ def export(uri: str, out_dir: Path, database: str = DATABASE) -> dict[str, int]:
         stored_fields = ["event_id", "device_id", "device_type", "is_anomaly", "detector",
                          "anomaly_score", "anomaly_rule", "is_anomaly_threshold",
                          "is_anomaly_zscore", "kafka_partition", "kafka_offset", "kafka_ts",
-                         "processed_at", "stored_at", "write_count", "temperature_celsius"]
+                         "processed_at", "stored_at", "temperature_celsius"]
         stored = pd.DataFrame(list(db[COLLECTION].find(
             {}, {f: 1 for f in stored_fields} | {"_id": 0})), columns=stored_fields)
+        # write_count: the first write plus every replayed write the sink absorbed.
+        replays = pd.Series([r["event_id"] for r in db["replays"].find({}, {"event_id": 1})],
+                            dtype=object).value_counts()
+        stored["write_count"] = 1 + stored["event_id"].map(replays).fillna(0).astype(int)
         for col, ts in (("kafka_ts", "kafka_ts"), ("processed_at", "processed_ts"),
                         ("stored_at", "stored_ts")):
             stored[ts] = _epoch(stored[col])

@@ -18,12 +18,14 @@ from collections.abc import Iterable
 from typing import Any
 
 COLLECTION = "recent_events"
-RECENT_PER_DEVICE = 200
+RECENT_PER_DEVICE = 100
+ANOMALIES_PER_DEVICE = 50
 
 FIELDS = ("event_id", "device_id", "device_type", "seq", "timestamp", "event_time",
           "temperature_celsius", "humidity_percent", "motion_detected", "camera_status",
-          "is_anomaly", "detector", "anomaly_score", "kafka_partition", "kafka_offset",
-          "kafka_ts", "processed_at", "stored_at")
+          "is_anomaly", "detector", "anomaly_score", "stored_at")
+"""What the dashboard shows of an event; the view is rewritten every micro-batch, so it
+carries no more than that (the full document stays in ``processed_data``)."""
 
 
 def _entry(event: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def merge(existing: dict[str, Any] | None, device_id: str, device_type: str,
         "device_type": device_type,
         "events": _newest([*old_events, *entries], keep),
         "anomalies": _newest([*old_anomalies, *(e for e in entries if e.get("is_anomaly"))],
-                             keep),
+                             min(keep, ANOMALIES_PER_DEVICE)),
     }
 
 

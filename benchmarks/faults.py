@@ -1,0 +1,189 @@
+"""Apply a scenario's faults at their times and heal them at their end — and always at exit.
+
+Each applied fault is journaled with when it was scheduled and when it was *really* applied
+and healed (or why it failed), so the report shades the true window.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.journal import Journal
+from benchmarks.provider import Target
+from benchmarks.scenario_faults import ProcessFault, ScheduledFault
+
+Log = Callable[[str], None]
+
+
+class ProcessHandle:
+    """What the injector can do to one process: kill -9, pause/resume, stop, start."""
+
+    def __init__(self, kill: Callable[[], None], pause: Callable[[bool], None],
+                 stop: Callable[[], Any], start: Callable[[], Any]) -> None:
+        self.kill, self.pause, self.stop, self.start = kill, pause, stop, start
+
+
+def stack_handles(target: Target) -> dict[str, ProcessHandle]:
+    """Handles for the native stack's own services (Kafka, Mongo, first Spark worker)."""
+    stack = target.stack
+    if stack is None:
+        return {}
+    names = {"kafka": "kafka", "mongo": "mongo", "spark-worker": "spark-worker-1"}
+    return {fault_name: ProcessHandle(
+        kill=lambda n=name: stack.kill_service(n),
+        pause=lambda paused, n=name: stack.pause_service(n, paused),
+        stop=lambda n=name: stack.stop_service(n),
+        start=lambda n=name: stack.start_service(n),
+    ) for fault_name, name in names.items()}
+
+
+class FaultInjector:
+    """Runs the schedule on a thread; ``heal_all`` undoes whatever is still active."""
+
+    def __init__(self, schedule: list[ScheduledFault], target: Target,
+                 handles: dict[str, ProcessHandle], journal: Journal, log: Log) -> None:
+        self.schedule = schedule
+        self.target = target
+        self.handles = handles
+        self.journal = journal
+        self.log = log
+        self.active: dict[int, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.t0 = 0.0
+
+    # ------------------------------------------------------------------ scheduling
+
+    def start(self, t0: float) -> None:
+        """``t0``: time.time() at which producing started (fault times count from it)."""
+        self.t0 = t0
+        self._thread = threading.Thread(target=self._run, name="faults", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        actions: list[tuple[float, str, ScheduledFault]] = []
+        for sf in self.schedule:
+            actions.append((sf.start_s, "apply", sf))
+            if sf.heal_s is not None:
+                actions.append((sf.heal_s, "heal", sf))
+        for at_s, what, sf in sorted(actions, key=lambda a: (a[0], a[1] == "apply")):
+            if self._stop.wait(max(0.0, self.t0 + at_s - time.time())):
+                return
+            try:
+                self.apply(sf) if what == "apply" else self.heal(sf.index)
+            except Exception as exc:  # noqa: BLE001 - journaled; the run goes on
+                self.log(f"fault {sf.label}: {what} failed: {exc}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def active_labels(self) -> list[str]:
+        with self._lock:
+            return [entry["label"] for entry in self.active.values()]
+
+    # ------------------------------------------------------------------ apply / heal
+
+    def apply(self, sf: ScheduledFault) -> None:
+        f = sf.fault
+        entry = self.journal.add_fault({
+            "id": sf.index, "label": sf.label,
+            "target": f.process if isinstance(f, ProcessFault) else f.link,
+            "kind": f.action if isinstance(f, ProcessFault) else f.toxic,
+            "attributes": _attributes(f),
+            "scheduled_start": self.t0 + sf.start_s,
+            "scheduled_end": self.t0 + sf.end_s,
+            "applied_at": None, "healed_at": None, "error": None,
+        })
+        try:
+            if isinstance(f, ProcessFault):
+                self._apply_process(f, entry)
+            else:
+                self._apply_link(f, entry)
+            entry["applied_at"] = time.time()
+            with self._lock:
+                self.active[sf.index] = entry
+            self.log(f"fault applied: {sf.label}")
+        except Exception as exc:
+            entry["error"] = f"apply: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.journal.save()
+
+    def _apply_link(self, f: Any, entry: dict[str, Any]) -> None:
+        links = self.target.links
+        if links is None:
+            raise RuntimeError("no Toxiproxy on this stack: link faults need one")
+        if f.toxic == "down":
+            links.set_enabled(f.link, False)
+            entry["heal"] = ("enable", f.link)
+        else:
+            name = links.add_toxic(f.link, f.toxic, entry["attributes"], stream=f.stream,
+                                   toxicity=f.toxicity, name=f"fault{entry['id']}-{f.toxic}")
+            entry["heal"] = ("remove_toxic", f.link, name)
+
+    def _apply_process(self, f: ProcessFault, entry: dict[str, Any]) -> None:
+        handle = self.handles.get(f.process)
+        if handle is None:
+            raise RuntimeError(f"cannot signal {f.process!r} here")
+        if f.action == "pause":
+            handle.pause(True)
+            entry["heal"] = ("resume", f.process)
+        elif f.action == "kill":
+            handle.kill()
+            entry["heal"] = ("start", f.process)
+        else:
+            entry["stopped"] = handle.stop()
+            entry["heal"] = ("start", f.process)
+
+    def heal(self, index: int) -> None:
+        with self._lock:
+            entry = self.active.get(index)
+        if entry is None:
+            return
+        try:
+            kind, *args = entry["heal"]
+            if kind == "enable":
+                self.target.links.set_enabled(args[0], True)  # type: ignore[union-attr]
+            elif kind == "remove_toxic":
+                self.target.links.remove_toxic(args[0], args[1])  # type: ignore[union-attr]
+            elif kind == "resume":
+                self.handles[args[0]].pause(False)
+            else:
+                self.handles[args[0]].start()
+            entry["healed_at"] = time.time()
+            with self._lock:
+                self.active.pop(index, None)
+            self.log(f"fault healed: {entry['label']}")
+        except Exception as exc:
+            entry["error"] = (entry.get("error") or "") + f" heal: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.journal.save()
+
+    def heal_all(self) -> None:
+        """Undo every active fault; then make sure no link keeps a toxic or stays down."""
+        with self._lock:
+            indexes = list(self.active)
+        for index in indexes:
+            try:
+                self.heal(index)
+            except Exception as exc:  # noqa: BLE001 - keep healing the others
+                self.log(f"heal failed: {exc}")
+        if self.target.links is not None:
+            try:
+                self.target.links.reset()
+            except Exception as exc:  # noqa: BLE001
+                self.log(f"Toxiproxy reset failed: {exc}")
+
+
+def _attributes(fault: Any) -> dict[str, Any]:
+    attrs = getattr(fault, "attributes", None)
+    if attrs is None:
+        return {"restart_after_s": getattr(fault, "restart_after_s", None)}
+    return attrs.model_dump() if hasattr(attrs, "model_dump") else dict(attrs)

@@ -1,0 +1,105 @@
+"""Where a run's system under test lives: a native stack (reused or started), the docker
+compose stack, or an external cluster that is only checked, never started."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from system.stack.errors import StackError
+from system.stack.links import Links
+from system.stack.native import NativeStack, StackConfig
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Target:
+    """The addresses a run talks to, and who owns the processes behind them."""
+
+    provider: str
+    producer_bootstrap: str
+    spark_bootstrap: str
+    admin_bootstrap: str
+    """Bypasses the proxies: topic admin and lag sampling must not suffer the faults."""
+    spark_master: str
+    spark_mongo_uri: str
+    admin_mongo_uri: str
+    dashboard_url: str | None
+    links: Links | None
+    stack: NativeStack | None = None
+    started_here: bool = False
+    """True when this run started the stack, so it also stops it."""
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, (str, bool, type(None)))}
+
+
+def _native(stack: NativeStack, started: bool) -> Target:
+    e = stack.endpoints
+    return Target("native", e.producer_bootstrap, e.spark_bootstrap, e.direct_bootstrap,
+                  e.spark_master_url, e.spark_mongo_uri, e.direct_mongo_uri,
+                  e.dashboard_url if stack.config.dashboard else None, stack.links, stack,
+                  started)
+
+
+def acquire(stack_settings: Any, log: Log) -> Target:
+    """Bring up (or reuse, or check) the stack a scenario's ``stack`` section asks for."""
+    provider = stack_settings.provider
+    if provider == "external":
+        return _external(stack_settings)
+    if provider == "docker":
+        from system.stack.docker import DockerStack
+
+        return DockerStack.target(stack_settings, log)
+    wanted = StackConfig(partitions=stack_settings.partitions, workers=stack_settings.workers,
+                         worker_cores=stack_settings.worker_cores,
+                         worker_memory=stack_settings.worker_memory)
+    running = NativeStack.attach(log=log)
+    if running is not None:
+        have = running.config
+        if (have.workers, have.worker_cores, have.worker_memory) == (
+                wanted.workers, wanted.worker_cores, wanted.worker_memory):
+            log(f"reusing the running native stack at {running.home}")
+            return _native(running, started=False)
+        raise StackError(
+            f"a native stack is running with {have.workers} worker(s) × {have.worker_cores} "
+            f"core(s), {have.worker_memory}; this scenario needs {wanted.workers} × "
+            f"{wanted.worker_cores}, {wanted.worker_memory}.\n"
+            "Hint: `iotbench stack down` first, or let the scenario match it.")
+    stack = NativeStack(wanted, log=log)
+    stack.up()
+    return _native(stack, started=True)
+
+
+def _external(settings: Any) -> Target:
+    ext = settings.external.resolved() if settings.external else None
+    env = os.environ
+
+    def pick(attr: str, var: str) -> str | None:
+        return getattr(ext, attr, None) or env.get(var)
+
+    bootstrap = pick("bootstrap_servers", "IOTBENCH_BOOTSTRAP_SERVERS")
+    master = pick("spark_master", "IOTBENCH_SPARK_MASTER")
+    mongo = pick("mongo_uri", "IOTBENCH_MONGO_URI")
+    missing = [n for n, v in (("bootstrap_servers", bootstrap), ("spark_master", master),
+                              ("mongo_uri", mongo)) if not v]
+    if missing:
+        raise StackError(f"external stack: {', '.join(missing)} not given.\nHint: set them in "
+                         "stack.external or as IOTBENCH_BOOTSTRAP_SERVERS, "
+                         "IOTBENCH_SPARK_MASTER, IOTBENCH_MONGO_URI.")
+    toxiproxy = pick("toxiproxy_url", "IOTBENCH_TOXIPROXY_URL")
+    links = Links(toxiproxy) if toxiproxy else None
+    if links is not None:
+        links.version()  # fail now, not at the first fault
+    assert bootstrap and master and mongo
+    return Target("external", bootstrap, bootstrap, bootstrap, master, mongo, mongo,
+                  env.get("IOTBENCH_DASHBOARD_URL"), links)
+
+
+def release(target: Target, log: Log) -> None:
+    if target.started_here and target.stack is not None:
+        for line in target.stack.down():
+            log(f"  {line}")

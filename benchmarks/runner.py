@@ -1,0 +1,252 @@
+"""``iotbench run``: one scenario, one run folder, one journal.
+
+Phases: stack → processor → warmup → steady → drain → export → report. Faults follow the
+scenario's seeded schedule from the moment producing starts. Whatever ends the run (the end,
+an error, Ctrl-C), the ``finally`` path heals every fault, stops the producer and the
+processor, stops a stack it started, and leaves a readable journal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import versions
+from benchmarks.collectors import FreshnessProbe, LagSampler, ResourceSampler
+from benchmarks.faults import FaultInjector, ProcessHandle, stack_handles
+from benchmarks.journal import Journal
+from benchmarks.processes import ProcessorProcess, ProducerProcess
+from benchmarks.progress import ProgressLine
+from benchmarks.provider import Target, acquire, release
+from benchmarks.scenario import Scenario
+from system.processor import store
+from system.stack import kafka
+
+Log = Callable[[str], None]
+
+EXIT_OK, EXIT_SLO_FAILED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str
+    exit_code: int
+    failed_slos: list[str] = field(default_factory=list)
+    results: dict[str, Any] | None = None
+
+
+class Run:
+    def __init__(self, scenario: Scenario, runs_root: Path = Path("runs"), *,
+                 log: Log = print, target: Target | None = None, run_id: str | None = None,
+                 show_progress: bool = True) -> None:
+        self.scenario = scenario
+        self.run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario.name}"
+        self.run_dir = (runs_root / self.run_id).resolve()
+        self.log = log
+        self.target = target
+        self.owns_target = target is None
+        self.show_progress = show_progress
+        self.topic = f"iot-data.{self.run_id}"
+        self.processor: ProcessorProcess | None = None
+        self.producer: ProducerProcess | None = None
+        self.injector: FaultInjector | None = None
+        self.samplers: list[Any] = []
+        self.lag: LagSampler | None = None
+        self.exported = False
+
+    # ------------------------------------------------------------------ the run
+
+    def execute(self) -> RunOutcome:
+        (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        s = self.scenario
+        (self.run_dir / "scenario.resolved.json").write_text(
+            json.dumps(s.model_dump(mode="json"), indent=2))
+        self.journal = Journal(self.run_dir / "journal.json", self.run_id, s.name)
+        self.log(f"run {self.run_id} → {self.run_dir}")
+        status, error = "failed", None
+        try:
+            self._run()
+            status = "completed"
+        except KeyboardInterrupt:
+            status, error = "interrupted", "interrupted by the user (SIGINT/SIGTERM)"
+            self.log("interrupted: healing faults and stopping what was started")
+        except Exception as exc:  # noqa: BLE001 - recorded in the journal, then reported
+            error = f"{type(exc).__name__}: {exc}"
+            self.journal.event("error", traceback=traceback.format_exc())
+            self.log(f"run failed: {error}")
+        finally:
+            self._cleanup()
+            self.journal.finish(status, error)
+        return self._report(status)
+
+    def _run(self) -> None:
+        s, journal = self.scenario, self.journal
+        with journal.phase("stack"):
+            if self.target is None:
+                self.target = acquire(s.stack, self.log)
+            t = self.target
+            journal.update(versions=versions.collect(t), settings=self._settings())
+            kafka.ensure_topic(t.admin_bootstrap, self.topic, s.stack.partitions,
+                               recreate=True)
+            store.reset(t.admin_mongo_uri)
+        with journal.phase("processor"):
+            spark_ui = t.stack.endpoints.spark_master_ui if t.stack else None
+            self.processor = ProcessorProcess(self.run_dir, self._processor_args(),
+                                              self.run_dir / "spark", spark_ui)
+            took = self.processor.start()
+            journal.event("processor started", seconds=round(took, 2))
+        self._start_samplers()
+        self.producer = ProducerProcess(self.run_dir, self._producer_args())
+        handles = {**stack_handles(t), "spark-driver": ProcessHandle(
+            self.processor.kill, self.processor.pause, self.processor.stop,
+            self.processor.start)}
+        self.injector = FaultInjector(s.fault_schedule(), t, handles, journal, self.log)
+        self.producer.start()
+        t0 = time.time()
+        journal.update(produce_started_at=t0)
+        self.injector.start(t0)
+        progress = ProgressLine(self, t0, enabled=self.show_progress)
+        with journal.phase("warmup"):
+            progress.until(t0 + s.warmup_s, "warmup")
+        with journal.phase("steady"):
+            progress.until(t0 + s.duration_s, "steady")
+        with journal.phase("flush"):  # the producer waits for its last acks
+            progress.until_done(lambda: not self.producer.alive(), "flush",
+                                timeout_s=180)
+        self.injector.stop()
+        self.injector.heal_all()
+        with journal.phase("drain"):
+            drained = progress.until_done(self._drained, "drain",
+                                          timeout_s=s.drain_timeout_s)
+            journal.event("drain", complete=drained, lag=self.lag.latest_total
+                          if self.lag else None)
+        self.processor.stop()
+        with journal.phase("export"):
+            self._export()
+
+    def _drained(self) -> bool:
+        return bool(self.lag and self.lag.latest_total == 0 and self.processor
+                    and self.processor.alive())
+
+    # ------------------------------------------------------------------ pieces
+
+    def _settings(self) -> dict[str, Any]:
+        s = self.scenario
+        detectors = ["threshold", "zscore"]
+        primary = "zscore" if s.stack.detector == "zscore" else "threshold"
+        return {"topic": self.topic, "detectors": detectors, "detector": primary,
+                "target": self.target.describe() if self.target else {},
+                "partitions": s.stack.partitions, "workers": s.stack.workers,
+                "worker_cores": s.stack.worker_cores, "trigger_ms": s.stack.trigger_ms}
+
+    def _processor_args(self) -> list[str]:
+        s, t = self.scenario.stack, self.target
+        assert t is not None
+        primary = "zscore" if s.detector == "zscore" else "threshold"
+        args = ["--master", t.spark_master, "--bootstrap", t.spark_bootstrap,
+                "--topic", self.topic, "--mongo-uri", t.spark_mongo_uri,
+                "--checkpoint", str(self.run_dir / "checkpoint"),
+                "--progress", str(self.run_dir / "spark_progress.jsonl"),
+                "--detector", primary, "--threshold", str(s.threshold),
+                "--trigger-ms", str(s.trigger_ms),
+                "--shuffle-partitions", str(s.effective_shuffle_partitions),
+                "--cores-max", str(s.workers * s.worker_cores)]
+        if s.max_offsets_per_trigger:
+            args += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
+        return args
+
+    def _producer_args(self) -> list[str]:
+        p, t = self.scenario.producer, self.target
+        assert t is not None
+        thermostats, motion = p.device_counts()
+        args = ["--duration", str(self.scenario.duration_s),
+                "--thermostats", str(thermostats), "--motion-sensors", str(motion),
+                "--anomaly-rate", str(p.anomaly_rate),
+                "--anomaly-mix", json.dumps(p.anomaly_mix.normalised()),
+                "--seed", str(self.scenario.seed), "--processes", str(p.processes),
+                "--client", p.client, "--topic", self.topic,
+                "--bootstrap", t.producer_bootstrap, "--out", str(self.run_dir)]
+        if p.profile:
+            args += ["--profile", json.dumps([e.model_dump(mode="json") for e in p.profile])]
+        else:
+            args += ["--rate", str(p.rate_eps or 100.0)]
+        return args
+
+    def _start_samplers(self) -> None:
+        t = self.target
+        assert t is not None and self.processor is not None
+        self.lag = LagSampler(self.run_dir / "lag.csv", t.admin_bootstrap, self.topic,
+                              self.run_dir / "spark_progress.jsonl")
+        self.samplers = [self.lag, ResourceSampler(self.run_dir / "resources.csv", self._pids)]
+        if t.dashboard_url:
+            self.samplers.append(FreshnessProbe(self.run_dir / "probe.csv", t.dashboard_url))
+        for sampler in self.samplers:
+            sampler.start()
+
+    def _pids(self) -> dict[str, int]:
+        pids: dict[str, int] = {}
+        if self.target and self.target.stack and self.target.stack.state:
+            pids.update({r.name: r.pid for r in self.target.stack.state.processes})
+        for child in (self.processor, self.producer):
+            if child is not None and child.alive() and child.pid:
+                pids[child.name] = child.pid
+        return pids
+
+    def _export(self) -> None:
+        assert self.target is not None
+        counts = store.export(self.target.admin_mongo_uri, self.run_dir)
+        self.exported = True
+        self.journal.event("exported", **counts)
+
+    def _cleanup(self) -> None:
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("stop fault schedule", lambda: self.injector and self.injector.stop()),
+            ("heal faults", lambda: self.injector and self.injector.heal_all()),
+            ("stop producer", lambda: self.producer and self.producer.interrupt(60)),
+            ("stop processor", lambda: self.processor and self.processor.stop()),
+            ("stop samplers", lambda: [s.stop() for s in self.samplers]),
+            ("export", lambda: self.exported or (self.target and self._export())),
+        ]
+        if self.owns_target:
+            steps.append(("stop stack", lambda: self.target and release(self.target, self.log)))
+        for what, step in steps:
+            try:
+                step()
+            except BaseException as exc:  # noqa: BLE001 - clean up the rest regardless
+                self.log(f"cleanup: {what} failed: {type(exc).__name__}: {exc}")
+                self.journal.event("cleanup failed", step=what, error=str(exc))
+
+    def _report(self, status: str) -> RunOutcome:
+        code = {"completed": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(status, EXIT_FAILED)
+        try:
+            from reports import build_report
+
+            results = build_report(self.run_dir)
+        except Exception as exc:  # noqa: BLE001 - a run without a report still has its data
+            self.log(f"report failed: {type(exc).__name__}: {exc}")
+            return RunOutcome(self.run_dir, status, code if code else EXIT_FAILED)
+        data = results.data if hasattr(results, "data") else dict(results)
+        failed = [slo["name"] for slo in data.get("slo", []) if not slo.get("passed")]
+        self.journal.update(slo=data.get("slo", []))
+        if code == EXIT_OK and failed:
+            code = EXIT_SLO_FAILED
+        self.log(f"report: {self.run_dir / 'report.html'}")
+        for slo in data.get("slo", []):
+            self.log(f"  SLO {'PASS' if slo.get('passed') else 'FAIL'} {slo.get('name')}: "
+                     f"{slo.get('value')} {slo.get('op')} {slo.get('threshold')}")
+        return RunOutcome(self.run_dir, status, code, failed, data)
+
+
+def run_file(path: Path, runs_root: Path = Path("runs")) -> int:
+    from benchmarks.scenario import load_scenario
+
+    outcome = Run(load_scenario(path), runs_root, show_progress=sys.stderr.isatty()).execute()
+    print(f"{outcome.status}: {outcome.run_dir}")
+    return outcome.exit_code
