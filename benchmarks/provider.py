@@ -37,12 +37,12 @@ class Target:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, (str, bool, type(None)))}
 
 
-def _native(stack: NativeStack, started: bool) -> Target:
+def native_target(stack: NativeStack, started_here: bool) -> Target:
     e = stack.endpoints
     return Target("native", e.producer_bootstrap, e.spark_bootstrap, e.direct_bootstrap,
                   e.spark_master_url, e.spark_mongo_uri, e.direct_mongo_uri,
                   e.dashboard_url if stack.config.dashboard else None, stack.links, stack,
-                  started)
+                  started_here)
 
 
 def acquire(stack_settings: Any, log: Log) -> Target:
@@ -63,7 +63,7 @@ def acquire(stack_settings: Any, log: Log) -> Target:
         if (have.workers, have.worker_cores, have.worker_memory) == (
                 wanted.workers, wanted.worker_cores, wanted.worker_memory):
             log(f"reusing the running native stack at {running.home}")
-            return _native(running, started=False)
+            return native_target(running, started_here=False)
         raise StackError(
             f"a native stack is running with {have.workers} worker(s) × {have.worker_cores} "
             f"core(s), {have.worker_memory}; this scenario needs {wanted.workers} × "
@@ -71,7 +71,7 @@ def acquire(stack_settings: Any, log: Log) -> Target:
             "Hint: `iotbench stack down` first, or let the scenario match it.")
     stack = NativeStack(wanted, log=log)
     stack.up()
-    return _native(stack, started=True)
+    return native_target(stack, started_here=True)
 
 
 def _external(settings: Any) -> Target:

@@ -29,7 +29,8 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
     """The real stack (Kafka, Toxiproxy, Mongo-wire, Spark master + 1 worker, dashboard)."""
-    home = tmp_path_factory.mktemp("stack")
+    # <state>/stack, so a CLI run with IOTBENCH_STATE=<state> finds and reuses this stack.
+    home = tmp_path_factory.mktemp("state") / "stack"
     native = NativeStack(StackConfig(partitions=2, workers=1), home=home)
     native.up()
     try:

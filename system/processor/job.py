@@ -24,7 +24,7 @@ from pathlib import Path
 
 from system.config import COLLECTION, DATABASE, TOPIC, Endpoints
 from system.processor import detectors
-from system.processor.sink import SinkConfig, write_partition
+from system.processor.sink import SinkConfig, warm_up, write_partition
 from system.processor.store import ensure_indexes
 
 
@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
                         primary_detector=args.detector, threshold_c=args.threshold,
                         topic=args.topic)
     sink = partial(write_partition, config=config)
+    slots = max(1, spark.sparkContext.defaultParallelism)
+    spark.sparkContext.parallelize(range(slots), slots).foreachPartition(
+        lambda _: warm_up(config))
 
     def write_batch(df, batch_id: int) -> None:
         df.foreachPartition(sink)

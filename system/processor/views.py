@@ -77,5 +77,15 @@ def update(db: Any, events: list[dict[str, Any]], keep: int = RECENT_PER_DEVICE)
                       merge(existing.get(device), device, evs[0]["device_type"], evs, keep),
                       upsert=True)
            for device, evs in by_device.items()]
-    if ops:
-        db[COLLECTION].bulk_write(ops, ordered=False)
+    write_in_chunks(db[COLLECTION], ops)
+
+
+BULK_CHUNK = 50
+"""FerretDB v1.24 hangs a database for good when one update command matches 100 or more
+existing documents (it holds a pooled SQLite connection per statement; the pool has 100),
+so update bulks are sent in chunks well below that."""
+
+
+def write_in_chunks(collection: Any, ops: list[Any]) -> None:
+    for start in range(0, len(ops), BULK_CHUNK):
+        collection.bulk_write(ops[start:start + BULK_CHUNK], ordered=False)
