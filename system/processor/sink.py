@@ -7,7 +7,8 @@ Runs inside Spark's Python workers (``foreachPartition``), writes through the
 - events are inserted with ``_id = event_id``: a replayed one hits the unique key, keeps
   its first write and is noted in ``replays`` (reports count it as a replayed write);
 - dead letters are inserted with ``_id`` = their Kafka coordinates, likewise;
-- per-device statistics are incremented only for events this write actually inserted;
+- per-device statistics count each stored event once (a per-partition offset watermark,
+  see ``_bump_device_stats``), even when a crash fell between the insert and the bump;
 - the zscore detector's per-device state skips readings at or below its ``last_seq``;
 - the ``recent_events`` view (see ``views.py``) merges by event id.
 
@@ -56,7 +57,8 @@ def _db(config: SinkConfig):
 
 def _utc(ms_or_dt: Any) -> datetime:
     if isinstance(ms_or_dt, datetime):
-        return ms_or_dt if ms_or_dt.tzinfo else ms_or_dt.replace(tzinfo=timezone.utc)
+        # pyspark hands TimestampType values over as naive *local* times.
+        return ms_or_dt.astimezone(timezone.utc)
     return datetime.fromtimestamp(ms_or_dt / 1000, tz=timezone.utc)
 
 
@@ -82,7 +84,7 @@ def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
     if events:
         states = _detect(db, events, config)
         inserted = _insert_events(db, events)
-        _bump_device_stats(db, [e for e in events if e["event_id"] in inserted])
+        _bump_device_stats(db, events, inserted)
         views.update(db, events)
         _save_states(db, states)
     if dead:
@@ -142,17 +144,42 @@ def _insert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
     return {e["event_id"] for e in events} - replayed
 
 
-def _bump_device_stats(db: Any, inserted: list[dict[str, Any]]) -> None:
+def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]) -> None:
+    """Add each stored event to its device's statistics exactly once.
+
+    Every device document remembers, per Kafka partition, the highest offset already
+    counted (``applied.p<partition>``), and each update is conditional on that watermark,
+    so a replay never counts twice. An event that is already stored counts only if this
+    very Kafka record stored it — an earlier attempt that crashed between inserting the
+    events and bumping the statistics — never if it is a re-sent duplicate.
+    """
     from pymongo import UpdateOne
 
-    if not inserted:
-        return
-    stats: dict[str, dict[str, Any]] = defaultdict(lambda: {
-        "count": 0, "anomalies": 0, "temp_sum": 0.0, "temp_count": 0, "last": None})
+    devices = sorted({e["device_id"] for e in events})
+    current = {d["_id"]: d for d in db["device_stats"].find({"_id": {"$in": devices}})}
+
+    def watermark(e: dict[str, Any]) -> int:
+        applied = current.get(e["device_id"], {}).get("applied", {})
+        return applied.get(f"p{e['kafka_partition']}", -1)
+
+    fresh = [e for e in events if e["kafka_offset"] > watermark(e)]
+    earlier = [e["event_id"] for e in fresh if e["event_id"] not in inserted]
+    stored = {d["_id"]: d for d in db[COLLECTION].find(
+        {"_id": {"$in": earlier}}, {"kafka_partition": 1, "kafka_offset": 1, "is_anomaly": 1,
+                                    "temperature_celsius": 1, "event_time": 1})} if earlier else {}
+    stats: dict[tuple[str, int], dict[str, Any]] = defaultdict(lambda: {
+        "count": 0, "anomalies": 0, "temp_sum": 0.0, "temp_count": 0, "last": None, "to": -1})
     kinds: dict[str, str] = {}
-    for e in inserted:
-        s = stats[e["device_id"]]
+    for e in fresh:
+        s = stats[(e["device_id"], e["kafka_partition"])]
         kinds[e["device_id"]] = e["device_type"]
+        s["to"] = max(s["to"], e["kafka_offset"])
+        if e["event_id"] not in inserted:
+            first = stored.get(e["event_id"])
+            if first is None or (first.get("kafka_partition"), first.get("kafka_offset")) != (
+                    e["kafka_partition"], e["kafka_offset"]):
+                continue  # a duplicate of an event another record stored
+            e = {**e, **first}
         s["count"] += 1
         s["anomalies"] += int(e["is_anomaly"])
         if e.get("temperature_celsius") is not None:
@@ -160,21 +187,36 @@ def _bump_device_stats(db: Any, inserted: list[dict[str, Any]]) -> None:
             s["temp_count"] += 1
         if s["last"] is None or e["event_time"] > s["last"]:
             s["last"] = e["event_time"]
-    ops = [UpdateOne({"_id": device}, {
-        "$inc": {k: s[k] for k in ("count", "anomalies", "temp_sum", "temp_count")},
-        "$max": {"last_event_time": s["last"]},
-        "$set": {"device_type": kinds[device]},
-    }, upsert=True) for device, s in stats.items()]
-    db["device_stats"].bulk_write(ops, ordered=False)
+    ops = []
+    for (device, partition), s in stats.items():
+        key = f"applied.p{partition}"
+        update: dict[str, Any] = {
+            "$inc": {k: s[k] for k in ("count", "anomalies", "temp_sum", "temp_count")},
+            "$set": {"device_type": kinds[device], key: s["to"]}}
+        if s["last"] is not None:
+            update["$max"] = {"last_event_time": s["last"]}
+        if device not in current:
+            ops.append(UpdateOne({"_id": device}, update, upsert=True))
+        else:
+            seen = current[device].get("applied", {}).get(f"p{partition}")
+            ops.append(UpdateOne({"_id": device, key: seen if seen is not None
+                                  else {"$exists": False}}, update))
+    if ops:
+        views.write_in_chunks(db["device_stats"], ops)
 
 
 def _save_states(db: Any, states: dict[str, detectors.DeviceState]) -> None:
     from pymongo import ReplaceOne
 
-    if states:
-        db["detector_state"].bulk_write(
-            [ReplaceOne({"_id": device}, {"_id": device, **state.to_dict()}, upsert=True)
-             for device, state in states.items()], ordered=False)
+    views.write_in_chunks(db["detector_state"], [
+        ReplaceOne({"_id": device}, {"_id": device, **state.to_dict()}, upsert=True)
+        for device, state in states.items()])
+
+
+def warm_up(config: SinkConfig) -> None:
+    """Connect to Mongo from an executor's Python worker before the first micro-batch, so
+    the first batch does not pay for worker start-up and imports."""
+    _db(config).command("ping")
 
 
 def _insert_dead_letters(db: Any, dead: list[dict[str, Any]], config: SinkConfig) -> None:

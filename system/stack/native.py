@@ -241,7 +241,8 @@ class NativeStack:
         with self._lock:
             self._records[service.name] = record
             self._popens[service.name] = popen
-            self._save_state(time.monotonic() - t0, {})  # so `stack down` finds it on a crash
+            if self.state is None:  # so `stack down` finds it if `up` crashes
+                self._save_state(time.monotonic() - t0, {})
         wait_until(
             service.name, service.ready, self.config.timeout_s,
             alive=lambda: popen.poll() is None and not self._cancel.is_set(),
@@ -308,12 +309,51 @@ class NativeStack:
             urls["dashboard"] = e.dashboard_url
         return urls
 
+    # ------------------------------------------------------------------ chaos on services
+
+    @classmethod
+    def attach(cls, home: Path | None = None, log: Log = print) -> NativeStack | None:
+        """The stack already running from ``home`` (started by another command), or None."""
+        home = (home or state_dir() / "stack").resolve()
+        state = StackState.load(home)
+        if state is None or not state.running():
+            return None
+        stack = cls(StackConfig(**state.config), home=home, ports=Ports(**state.ports), log=log)
+        stack.state = state
+        stack._records = {r.name: r for r in state.processes}
+        return stack
+
     def record(self, name: str) -> ProcessRecord:
         state = self.state or StackState.load(self.home)
         for r in (state.processes if state else []):
             if r.name == name:
                 return r
         raise StackError(f"no process named {name!r} in the stack at {self.home}")
+
+    def kill_service(self, name: str) -> None:
+        """kill -9 of one service (and its children)."""
+        process.kill(self.record(name))
+
+    def pause_service(self, name: str, paused: bool) -> None:
+        process.pause(self.record(name), paused)
+
+    def stop_service(self, name: str) -> str:
+        return process.stop(self.record(name))
+
+    def start_service(self, name: str) -> float:
+        """Start one (stopped or killed) service again and wait until it is healthy."""
+        service = next((s for s in self._services() if s.name == name), None)
+        if service is None:
+            raise StackError(f"no service named {name!r}")
+        old = self.record(name)
+        if old.alive():
+            raise StackError(f"{name} is still running (pid {old.pid})")
+        self._cancel.clear()
+        took = self._start_one(service, time.monotonic())
+        assert self.state is not None
+        self.state.processes = [self._records[r.name] for r in self.state.processes]
+        self.state.save(self.home)
+        return took
 
 
 def _mongo_ping(uri: str) -> bool:
