@@ -127,6 +127,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_file(Path(args.file), Path(args.runs))
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from benchmarks.sweep import sweep_file
+
+    return sweep_file(Path(args.file), Path(args.sweeps))
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from benchmarks.sweep import capacity_file
+
+    return capacity_file(Path(args.file), Path(args.sweeps), start_eps=args.start,
+                         max_eps=args.max)
+
+
 def cmd_produce(args: argparse.Namespace) -> int:
     from system.producer.cli import produce_main
 
@@ -190,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", cmd_run, "run one scenario: stack, processor, producer, faults, report")
     run.add_argument("file", metavar="FILE")
     run.add_argument("--runs", default="runs", help="where run folders go (runs/)")
+    sweep = add("sweep", cmd_sweep, "run every matrix point × repetitions into one sweep folder")
+    sweep.add_argument("file", metavar="FILE")
+    sweep.add_argument("--sweeps", default="sweeps", help="where sweep folders go (sweeps/)")
+    cap = add("capacity", cmd_capacity,
+              "find the highest sustainable producer rate (doubling, then bisection)")
+    cap.add_argument("file", metavar="FILE")
+    cap.add_argument("--sweeps", default="sweeps", help="where sweep folders go (sweeps/)")
+    cap.add_argument("--start", type=float, default=None,
+                     help="first rate to probe (default: the scenario's rate)")
+    cap.add_argument("--max", type=float, default=50_000, help="stop doubling here")
     produce = add("produce", cmd_produce, "send simulated device events to Kafka (+ ledger)")
     from system.producer.cli import add_arguments as add_produce_arguments
 

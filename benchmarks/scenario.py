@@ -7,7 +7,7 @@
         for issue in error.issues: print(issue)   # every problem, each with its key path
 
 Every model forbids unknown keys. The file format is documented field by field in
-``benchmarks/SCENARIO-FORMAT.md``. The sections live in ``scenario_sections`` (stack,
+the README (Scenario files). The sections live in ``scenario_sections`` (stack,
 producer, load, slo) and ``scenario_faults`` (faults); error wording in ``scenario_errors``.
 """
 

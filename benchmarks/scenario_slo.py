@@ -113,7 +113,7 @@ class Slo(Strict):
         if not is_known_metric(value):
             families = ", ".join(sorted({t.split(".")[0] for t in KNOWN_METRICS}))
             raise ValueError(f"unknown figure {value!r}; figures start with {families} "
-                             f"(full list: benchmarks/SCENARIO-FORMAT.md, 'slo')")
+                             f"(full list: README.md, Scenario files, 'slo')")
         return value
 
     @model_validator(mode="after")

@@ -268,7 +268,7 @@ def test_the_format_document_mentions_every_field() -> None:
 
     from benchmarks import scenario_faults, scenario_sections, scenario_slo
 
-    document = (Path(__file__).resolve().parents[2] / "benchmarks" / "SCENARIO-FORMAT.md")
+    document = (Path(__file__).resolve().parents[2] / "README.md")
     text = document.read_text(encoding="utf-8")
     models = [
         value for module in (scenario_faults, scenario_sections, scenario_slo)
