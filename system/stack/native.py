@@ -78,7 +78,7 @@ class NativeStack:
 
     # ------------------------------------------------------------------ context manager
 
-    def __enter__(self) -> "NativeStack":
+    def __enter__(self) -> NativeStack:
         self.up()
         return self
 
@@ -283,7 +283,8 @@ class NativeStack:
         order = list(records)  # stopped in parallel: each waits on its own grace period
         with ThreadPoolExecutor(max_workers=max(1, len(order))) as pool:
             results = list(pool.map(process.stop, order))
-        lines = [f"{r.name:<16} pid {r.pid:<7} {res}" for r, res in zip(order, results)]
+        lines = [f"{r.name:<16} pid {r.pid:<7} {res}"
+                 for r, res in zip(order, results, strict=True)]
         leftovers = [r for r in order if r.alive()]
         if leftovers:
             raise StackError("still alive after stop: " + ", ".join(
@@ -371,10 +372,9 @@ def _port_holder(port: int) -> str:
         import psutil
 
         for conn in psutil.net_connections("tcp"):
-            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
-                if conn.pid:
-                    proc = psutil.Process(conn.pid)
-                    return f"held by pid {conn.pid} {proc.name()}"
+            listening = conn.laddr and conn.laddr.port == port and conn.status == "LISTEN"
+            if listening and conn.pid:
+                return f"held by pid {conn.pid} {psutil.Process(conn.pid).name()}"
     except Exception:  # noqa: BLE001 - best effort evidence only
         pass
     return "held by another process"

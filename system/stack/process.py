@@ -3,6 +3,7 @@ stopped gracefully then forcibly, and recognisable again from a state file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -48,7 +49,8 @@ def start(name: str, cmd: list[str], log: Path, *, env: dict[str, str] | None = 
     """Start ``cmd`` in a new session (its own process group) with output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(cmd)}\n".encode())
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        out.write(f"\n=== {stamp} starting: {' '.join(cmd)}\n".encode())
         out.flush()
         popen = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -70,10 +72,8 @@ def stop(record: ProcessRecord, timeout_s: float = 15.0) -> str:
         return "stopped"
     _signal_group(record.pid, signal.SIGKILL)
     for p in alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             p.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(alive, timeout=5)
     return f"killed after {timeout_s:.0f} s"
 
@@ -104,10 +104,8 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)  # we started it with start_new_session, so pgid == pid
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def log_tail(log: Path | str, lines: int = 20) -> list[str]:

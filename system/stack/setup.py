@@ -29,7 +29,7 @@ from system.stack.errors import MissingPrerequisite, SetupError
 Log = Callable[[str], None]
 
 INSTALL_HINTS = {
-    "java": "Java 17 is required: `apt-get install openjdk-17-jdk-headless` (or your OS's JDK 17+).",
+    "java": "Java 17 is required: `apt-get install openjdk-17-jdk-headless` (or any JDK 17+).",
     "mvn": "Maven is required to fetch Kafka and Spark jars: `apt-get install maven`.",
     "go": "Go is required to build Toxiproxy and FerretDB: `apt-get install golang` (1.22+).",
     "npm": "npm is required for the dashboard's front-end libraries: `apt-get install npm`.",
@@ -83,6 +83,7 @@ def go_env(cache: Path) -> dict[str, str]:
         "GOMODCACHE": str(cache / "go" / "pkg" / "mod"),
         "GOCACHE": str(cache / "go-build"),
         "GOFLAGS": "-mod=mod",
+        "GOTOOLCHAIN": "local",  # never fetch another toolchain; a too-old Go is a clear error
     }
 
 

@@ -34,7 +34,7 @@ class StackState:
         tmp.replace(home / FILE)
 
     @classmethod
-    def load(cls, home: Path) -> "StackState | None":
+    def load(cls, home: Path) -> StackState | None:
         try:
             data = json.loads((home / FILE).read_text())
         except FileNotFoundError:
