@@ -66,8 +66,14 @@ message.max.bytes=2097152
 
 
 def cluster_id() -> str:
-    """22 characters: URL-safe base64 of a UUID, no padding (what StorageTool expects)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """22 characters: URL-safe base64 of a UUID, no padding (what StorageTool expects).
+
+    One in 64 such ids starts with "-", which StorageTool's argument parser takes for an
+    option; those are drawn again."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def java_command(jars: Path, main: str, *args: str, heap: str = "1g",
