@@ -140,6 +140,12 @@ def cmd_capacity(args: argparse.Namespace) -> int:
                          max_eps=args.max)
 
 
+def cmd_ceilings(args: argparse.Namespace) -> int:
+    from benchmarks.ceilings import ceilings_main
+
+    return ceilings_main(Path(args.out))
+
+
 def cmd_produce(args: argparse.Namespace) -> int:
     from system.producer.cli import produce_main
 
@@ -213,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--start", type=float, default=None,
                      help="first rate to probe (default: the scenario's rate)")
     cap.add_argument("--max", type=float, default=50_000, help="stop doubling here")
+    ceil = add("ceilings", cmd_ceilings, "each component's standalone ceiling, on one stack")
+    ceil.add_argument("--out", default="runs/ceilings", help="output folder (runs/ceilings)")
     produce = add("produce", cmd_produce, "send simulated device events to Kafka (+ ledger)")
     from system.producer.cli import add_arguments as add_produce_arguments
 

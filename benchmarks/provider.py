@@ -4,6 +4,7 @@ compose stack, or an external cluster that is only checked, never started."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,13 @@ class Target:
     """True when this run started the stack, so it also stops it."""
 
     def describe(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if isinstance(v, (str, bool, type(None)))}
+        """The addresses, for the journal — with any password in a URI masked."""
+        return {k: _mask(v) if isinstance(v, str) else v for k, v in self.__dict__.items()
+                if isinstance(v, (str, bool, type(None)))}
+
+
+def _mask(url: str) -> str:
+    return re.sub(r"(//[^:/@]+:)[^@/]+@", r"\1***@", url)
 
 
 def native_target(stack: NativeStack, started_here: bool) -> Target:
