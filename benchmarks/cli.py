@@ -164,6 +164,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return compare_main(Path(args.a), Path(args.b))
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from load.cli import load_main
+
+    return load_main(args)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from benchmarks.validate import validate_files
 
@@ -242,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--purge", action="store_true", help="also delete the stack's data")
     down.set_defaults(func=cmd_stack_down)
 
+    from load.cli import add_arguments as add_load_arguments
+
+    add_load_arguments(add("load", cmd_load,
+                           "Locust on the dashboard API: its web UI, or headless with CSVs"))
     validate = add("validate", cmd_validate, "check scenario files; report every problem")
     validate.add_argument("files", nargs="+", metavar="FILE")
     return parser

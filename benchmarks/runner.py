@@ -60,6 +60,8 @@ class Run:
         self.samplers: list[Any] = []
         self.lag: LagSampler | None = None
         self.exported = False
+        self.load: Any = None
+        """load.handle.LoadHandle while Locust runs (a subprocess: gevent must not patch us)."""
 
     # ------------------------------------------------------------------ the run
 
@@ -112,6 +114,12 @@ class Run:
         t0 = time.time()
         journal.update(produce_started_at=t0)
         self.injector.start(t0)
+        if s.load is not None and t.dashboard_url:
+            from load.handle import start_load
+
+            self.load = start_load(s.load, t.dashboard_url, self.run_dir,
+                                   run_duration_s=s.duration_s)
+            journal.event("load started", pid=self.load.pid)
         progress = ProgressLine(self, t0, enabled=self.show_progress)
         with journal.phase("warmup"):
             progress.until(t0 + s.warmup_s, "warmup")
@@ -208,6 +216,7 @@ class Run:
     def _cleanup(self) -> None:
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("stop fault schedule", lambda: self.injector and self.injector.stop()),
+            ("stop load", lambda: self.load and self.load.stop()),
             ("heal faults", lambda: self.injector and self.injector.heal_all()),
             ("stop producer", lambda: self.producer and self.producer.interrupt(60)),
             ("stop processor", lambda: self.processor and self.processor.stop()),

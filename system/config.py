@@ -64,7 +64,7 @@ class Ports:
     locust_ui: int = 8089
 
     @classmethod
-    def from_env(cls) -> "Ports":
+    def from_env(cls) -> Ports:
         offset = int(os.environ.get("IOTBENCH_PORT_OFFSET", "0"))
         values = {}
         for f in fields(cls):

@@ -26,6 +26,8 @@ def default_config() -> dict[str, Any]:
         "MONGO_TIMEOUT_MS": 2000,
         "MONGO_SOCKET_TIMEOUT_MS": 5000,
         "STATS_CACHE_SECONDS": 1.0,
+        "RECENT_CACHE_SECONDS": None,
+        # None: min(0.5, STATS_CACHE_SECONDS); bounded staleness of data/anomalies/temperature
         "ENSURE_INDEXES": True,
         "ASSETS_DIR": str(assets_dir(cache_dir())),
     }
@@ -39,7 +41,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # keep documents in the order Mongo returns their fields
 
     db.init_app(app)
-    app.extensions[api.CACHE_KEY] = StalenessCache(float(app.config["STATS_CACHE_SECONDS"]))
+    stats_ttl = float(app.config["STATS_CACHE_SECONDS"])
+    app.extensions[api.CACHE_KEY] = StalenessCache(stats_ttl)
+    recent_ttl = app.config["RECENT_CACHE_SECONDS"]
+    app.extensions[api.RECENT_CACHE_KEY] = StalenessCache(
+        min(0.5, stats_ttl) if recent_ttl is None else float(recent_ttl))
     register_error_handlers(app)
 
     app.register_blueprint(pages.bp)

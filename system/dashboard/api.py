@@ -16,6 +16,7 @@ from .validation import check_query_args, device_id_arg, int_arg
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 CACHE_KEY = "iotbench_stats_cache"
+RECENT_CACHE_KEY = "iotbench_recent_cache"
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -30,6 +31,12 @@ def _cached(key: Hashable, compute: Callable[[], Any]) -> Any:
     return cache.get_or_compute(key, compute)
 
 
+def _recent() -> queries.RecentSnapshot:
+    """The merged recent windows, stale by at most RECENT_CACHE_SECONDS (see queries)."""
+    cache: StalenessCache = current_app.extensions[RECENT_CACHE_KEY]
+    return cache.get_or_compute("recent", lambda: queries.recent_snapshot(get_db()))
+
+
 def _limit() -> int:
     return int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
 
@@ -38,7 +45,7 @@ def _limit() -> int:
 def data() -> dict[str, Any]:
     check_query_args(["limit"])
     limit = _limit()
-    records = queries.recent_records(get_db(), limit)
+    records = _recent().events[:limit]
     return {"count": len(records), "limit": limit, "records": records}
 
 
@@ -46,7 +53,7 @@ def data() -> dict[str, Any]:
 def anomalies() -> dict[str, Any]:
     check_query_args(["limit"])
     limit = _limit()
-    records = queries.recent_records(get_db(), limit, anomalies_only=True)
+    records = _recent().anomalies[:limit]
     return {"count": len(records), "limit": limit, "records": records}
 
 
@@ -72,7 +79,7 @@ def temperature(device_id: str) -> dict[str, Any]:
             f"Device {device_id!r} is a {device_type} sensor: "
             "temperature series exist only for thermostats",
         )
-    points = queries.temperature_points(db, device_id, limit)
+    points = _recent().points(device_id, limit)
     return {
         "device_id": device_id,
         "device_type": device_type,

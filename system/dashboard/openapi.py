@@ -186,12 +186,12 @@ PATHS: dict[str, Any] = {
     ),
     "/api/openapi.json": _get("This document", {"200": {"description": "OpenAPI 3.1 document"}}),
     "/api/data": _get(
-        "Recent records, newest first (by event_time)",
+        "Recent records, newest first (by event_time; stale by at most RECENT_CACHE_SECONDS)",
         {"200": _json("Records", _ref("Records")), "400": BAD_INPUT, "503": DB_DOWN},
         [LIMIT],
     ),
     "/api/anomalies": _get(
-        "Anomalous records only, newest first",
+        "Anomalous records only, newest first (stale by at most RECENT_CACHE_SECONDS)",
         {"200": _json("Records", _ref("Records")), "400": BAD_INPUT, "503": DB_DOWN},
         [LIMIT],
     ),
@@ -200,7 +200,7 @@ PATHS: dict[str, Any] = {
         {"200": _json("Statistics", _ref("Stats")), "400": BAD_INPUT, "503": DB_DOWN},
     ),
     "/api/temperature/{device_id}": _get(
-        "Temperature series of one thermostat",
+        "Temperature series of one thermostat (stale by at most RECENT_CACHE_SECONDS)",
         {
             "200": _json("Series", _ref("TemperatureSeries")),
             "400": _error("Malformed id, a non-thermostat device, or bad parameters"),

@@ -9,9 +9,12 @@ sorted read of ``processed_data`` would scan the whole collection on every reque
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.database import Database
+
+from system.processor import views
 
 from .db import DEAD_LETTER, DEVICE_STATS, RECENT
 from .serialize import iso_utc, to_json
@@ -28,18 +31,47 @@ POINT_PROJECTION = {
 }
 
 
-def _recent_docs(db: Database, field: str, device_ids: list[str] | None = None
-                 ) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {"_id": {"$in": device_ids}} if device_ids is not None else {}
-    return list(db[RECENT].find(query, {field: 1}))
+def _windows(db: Database) -> dict[str, dict[str, Any]]:
+    """Every device's recent windows: one read of the (small) ``recent_events`` view."""
+    return views.device_windows(list(db[RECENT].find({})))
 
 
-def recent_records(db: Database, limit: int, anomalies_only: bool = False) -> list[dict[str, Any]]:
-    """The newest ``limit`` events (newest first), merged from the per-device windows."""
-    field = "anomalies" if anomalies_only else "events"
-    merged = [e for doc in _recent_docs(db, field) for e in doc.get(field, [])]
+@dataclass
+class RecentSnapshot:
+    """Every window of ``recent_events`` read once, merged and JSON-ready.
+
+    FerretDB v1 decodes the whole collection (a few MB: 100 events per device) on every read,
+    however small the answer, and merging ~1 500 events costs the Python worker as much again.
+    Built once per bounded-staleness period (``RECENT_CACHE_SECONDS``), it answers
+    /api/data, /api/anomalies and the temperature series by slicing.
+    """
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Newest first, all devices."""
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    """Newest first, all devices."""
+    by_device: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per device, its events oldest first (raw, for ``_points``)."""
+
+    def points(self, device_id: str, limit: int) -> list[dict[str, Any]]:
+        return _points(self.by_device.get(device_id, []), limit)
+
+
+def _newest_first(windows: dict[str, dict[str, Any]], field_name: str
+                  ) -> list[dict[str, Any]]:
+    merged = [e for window in windows.values() for e in window.get(field_name, [])]
     merged.sort(key=lambda e: (e["event_time"], e.get("seq", 0)), reverse=True)
-    return [to_json(e) for e in merged[:limit]]
+    return [to_json(e) for e in merged]
+
+
+def recent_snapshot(db: Database) -> RecentSnapshot:
+    """One read of ``recent_events`` (both windows of every device)."""
+    windows = _windows(db)
+    return RecentSnapshot(
+        events=_newest_first(windows, "events"),
+        anomalies=_newest_first(windows, "anomalies"),
+        by_device={device: w.get("events", []) for device, w in windows.items()},
+    )
 
 
 def device_summary(db: Database, device_id: str) -> dict[str, Any] | None:
@@ -52,18 +84,13 @@ def _points(events: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return [to_json({k: e[k] for k in keep if k in e}) for e in events[-limit:]]
 
 
-def temperature_points(db: Database, device_id: str, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` readings of one thermostat, oldest first (ready to plot)."""
-    docs = _recent_docs(db, "events", [device_id])
-    return _points(docs[0].get("events", []) if docs else [], limit)
-
-
 def recent_points_by_device(
     db: Database, device_ids: list[str], limit: int
 ) -> dict[str, list[dict[str, Any]]]:
     """The newest ``limit`` readings of each device, oldest first, in one small read."""
-    docs = {d["_id"]: d.get("events", []) for d in _recent_docs(db, "events", device_ids)}
-    return {device_id: _points(docs.get(device_id, []), limit) for device_id in device_ids}
+    windows = _windows(db)
+    return {device_id: _points(windows.get(device_id, {}).get("events", []), limit)
+            for device_id in device_ids}
 
 
 def all_device_stats(db: Database) -> list[dict[str, Any]]:

@@ -31,6 +31,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="bounded staleness of /api/stats and /api/chart-data (default 1.0)",
     )
     parser.add_argument(
+        "--recent-cache-seconds",
+        type=float,
+        default=None,
+        help="bounded staleness of /api/data, /api/anomalies and temperature series "
+        "(default min(0.5, stats cache))",
+    )
+    parser.add_argument(
         "--mongo-socket-timeout-ms",
         type=int,
         default=None,
@@ -49,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         config["MONGO_URI"] = args.mongo_uri
     if args.stats_cache_seconds is not None:
         config["STATS_CACHE_SECONDS"] = args.stats_cache_seconds
+    if args.recent_cache_seconds is not None:
+        config["RECENT_CACHE_SECONDS"] = args.recent_cache_seconds
     if args.mongo_socket_timeout_ms is not None:
         config["MONGO_SOCKET_TIMEOUT_MS"] = args.mongo_socket_timeout_ms
     app = create_app(config)

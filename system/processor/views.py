@@ -2,13 +2,16 @@
 
 FerretDB v1 (SQLite) pushes neither filters nor sorts down to SQLite: "the newest 100 of
 ``processed_data``" reads the whole collection, seconds at a few tens of thousands of rows.
-So the processor keeps, next to each insert, one small document per device with its last
-``RECENT_PER_DEVICE`` events and anomalies; the dashboard's recent-N reads merge those few
-documents instead of scanning. On real MongoDB it is just as right, and cheaper than an
-index scan per request.
+So the processor keeps, next to each insert, a small view of each device's last
+``RECENT_PER_DEVICE`` events and ``ANOMALIES_PER_DEVICE`` anomalies; the dashboard's recent-N
+reads merge that view instead of scanning. On real MongoDB it is just as right.
 
-Merging is idempotent (by ``event_id``, the stored copy wins), so a replayed micro-batch
-leaves the view as it was.
+One document per Kafka partition (``_id`` "p<partition>", ``devices.<device_id>`` = that
+device's windows): a Spark task owns one partition's offset range, and the producer keys by
+device, so each micro-batch task rewrites exactly one document — FerretDB reads the whole
+collection for every write by ``_id``, so fewer, larger writes cost far less than one per
+device. Merging is idempotent (by ``event_id``, the stored copy wins), so a replayed
+micro-batch leaves the view as it was.
 """
 
 from __future__ import annotations
@@ -40,14 +43,13 @@ def _newest(entries: Iterable[dict[str, Any]], keep: int) -> list[dict[str, Any]
     return ordered[-keep:]
 
 
-def merge(existing: dict[str, Any] | None, device_id: str, device_type: str,
+def merge(existing: dict[str, Any] | None, device_type: str,
           new_events: list[dict[str, Any]], keep: int = RECENT_PER_DEVICE) -> dict[str, Any]:
-    """The device's view document after adding ``new_events`` (oldest first inside)."""
+    """One device's windows after adding ``new_events`` (oldest first inside)."""
     old_events = (existing or {}).get("events", [])
     old_anomalies = (existing or {}).get("anomalies", [])
     entries = [_entry(e) for e in new_events]
     return {
-        "_id": device_id,
         "device_type": device_type,
         "events": _newest([*old_events, *entries], keep),
         "anomalies": _newest([*old_anomalies, *(e for e in entries if e.get("is_anomaly"))],
@@ -55,29 +57,44 @@ def merge(existing: dict[str, Any] | None, device_id: str, device_type: str,
     }
 
 
+def _by_partition_and_device(events: list[dict[str, Any]]
+                             ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    grouped: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for e in events:
+        grouped[f"p{e.get('kafka_partition', 0)}"][e["device_id"]].append(e)
+    return grouped
+
+
+def _document(doc_id: str, existing: dict[str, Any] | None,
+              by_device: dict[str, list[dict[str, Any]]], keep: int) -> dict[str, Any]:
+    devices = dict((existing or {}).get("devices", {}))
+    for device, evs in by_device.items():
+        devices[device] = merge(devices.get(device), evs[0]["device_type"], evs, keep)
+    return {"_id": doc_id, "devices": devices}
+
+
 def documents_for(events: list[dict[str, Any]], keep: int = RECENT_PER_DEVICE
                   ) -> list[dict[str, Any]]:
     """The whole view built from scratch (tests fill a database with it)."""
-    by_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in events:
-        by_device[e["device_id"]].append(e)
-    return [merge(None, device, evs[0]["device_type"], evs, keep)
-            for device, evs in by_device.items()]
+    return [_document(doc_id, None, by_device, keep)
+            for doc_id, by_device in _by_partition_and_device(events).items()]
 
 
 def update(db: Any, events: list[dict[str, Any]], keep: int = RECENT_PER_DEVICE) -> None:
-    """Fold ``events`` (already stored) into their devices' view documents."""
+    """Fold ``events`` (already stored) into their partitions' view documents."""
     from pymongo import ReplaceOne
 
-    by_device: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in events:
-        by_device[e["device_id"]].append(e)
-    existing = {d["_id"]: d for d in db[COLLECTION].find({"_id": {"$in": list(by_device)}})}
-    ops = [ReplaceOne({"_id": device},
-                      merge(existing.get(device), device, evs[0]["device_type"], evs, keep),
-                      upsert=True)
-           for device, evs in by_device.items()]
-    write_in_chunks(db[COLLECTION], ops)
+    grouped = _by_partition_and_device(events)
+    existing = {d["_id"]: d for d in db[COLLECTION].find({"_id": {"$in": list(grouped)}})}
+    write_in_chunks(db[COLLECTION], [
+        ReplaceOne({"_id": doc_id}, _document(doc_id, existing.get(doc_id), by_device, keep),
+                   upsert=True)
+        for doc_id, by_device in grouped.items()])
+
+
+def device_windows(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every device's windows from the view's documents (what the dashboard reads)."""
+    return {device: window for doc in docs for device, window in doc.get("devices", {}).items()}
 
 
 BULK_CHUNK = 50

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,9 @@ TOXICS: dict[str, tuple[str, ...]] = {
     "limit_data": ("bytes",),
 }
 """Toxic type → the attributes it takes (Toxiproxy v2 ``toxics/*.go``)."""
+
+
+_API_LOCK = threading.Lock()
 
 
 class LinkError(StackError):
@@ -65,8 +70,17 @@ class Links:
 
         self.api_url = api_url.rstrip("/")
         host, port = self.api_url.rsplit("//", 1)[1].split(":")
+        self._address = (host, int(port))
         self._server = Toxiproxy()
-        self._server.update_api_consumer(host, int(port))
+
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[Any]:
+        """toxiproxy-python keeps ONE server address for the whole process (class attributes
+        of its APIConsumer): point it at our server for the duration of each call, under a
+        lock, so several stacks in one process never talk to each other's Toxiproxy."""
+        with _API_LOCK:
+            self._server.update_api_consumer(*self._address)
+            yield self._server
 
     # -- reading, with timeouts, straight from the API
 
@@ -95,10 +109,11 @@ class Links:
 
     def ensure(self, specs: list[LinkSpec]) -> None:
         """Create every link (replacing one whose addresses differ)."""
-        self._server.populate([
-            {"name": s.name, "listen": s.listen, "upstream": s.upstream, "enabled": True}
-            for s in specs
-        ])
+        with self._client() as server:
+            server.populate([
+                {"name": s.name, "listen": s.listen, "upstream": s.upstream, "enabled": True}
+                for s in specs
+            ])
         proxies = self.proxies()
         for s in specs:
             got = proxies.get(s.name)
@@ -120,30 +135,33 @@ class Links:
         if stream not in ("upstream", "downstream"):
             raise LinkError(f"stream must be upstream or downstream, not {stream!r}")
         name = name or f"{toxic}_{stream}"
-        proxy = self._server.get_proxy(link)
-        if proxy is None:
-            raise LinkError(f"no link named {link!r}")
-        proxy.add_toxic(type=toxic, name=name, stream=stream, toxicity=toxicity,
-                        attributes=attributes)
+        with self._client() as server:
+            proxy = server.get_proxy(link)
+            if proxy is None:
+                raise LinkError(f"no link named {link!r}")
+            proxy.add_toxic(type=toxic, name=name, stream=stream, toxicity=toxicity,
+                            attributes=attributes)
         toxics = {t["name"]: t for t in self.proxy(link)["toxics"]}
         if name not in toxics:
             raise LinkError(f"Toxiproxy did not add toxic {name!r} to {link}")
         return name
 
     def remove_toxic(self, link: str, name: str) -> None:
-        proxy = self._server.get_proxy(link)
-        if proxy is not None:
-            with contextlib.suppress(Exception):  # the result is verified below
-                proxy.destroy_toxic(name)
+        with self._client() as server:
+            proxy = server.get_proxy(link)
+            if proxy is not None:
+                with contextlib.suppress(Exception):  # the result is verified below
+                    proxy.destroy_toxic(name)
         if any(t["name"] == name for t in self.proxy(link)["toxics"]):
             raise LinkError(f"Toxiproxy did not remove toxic {name!r} from {link}")
 
     def set_enabled(self, link: str, enabled: bool) -> None:
         """Disabling a link closes its connections and stops listening: a partition."""
-        proxy = self._server.get_proxy(link)
-        if proxy is None:
-            raise LinkError(f"no link named {link!r}")
-        proxy.enable() if enabled else proxy.disable()
+        with self._client() as server:
+            proxy = server.get_proxy(link)
+            if proxy is None:
+                raise LinkError(f"no link named {link!r}")
+            proxy.enable() if enabled else proxy.disable()
         if self.proxy(link)["enabled"] is not enabled:
             raise LinkError(f"Toxiproxy did not {'enable' if enabled else 'disable'} {link}")
 

@@ -24,6 +24,7 @@ import pytest
 from pymongo import MongoClient
 
 from system.config import Ports
+from system.processor import views
 from system.stack.native import NativeStack, StackConfig
 
 EVENTS = 5000
@@ -104,9 +105,7 @@ def clean_run(stack: NativeStack, mongo: MongoClient,
         ps.wait_for("device_stats to cover every event",
                  lambda: sum(d["count"] for d in db.device_stats.find()) >= EVENTS, 60, job=job)
         ps.wait_for("recent_events to hold each device's last reading",
-                 lambda: all(d["events"] and d["events"][-1]["seq"] == EVENTS // 10
-                             for d in db.recent_events.find()) and
-                 db.recent_events.count_documents({}) == 10, 60, job=job)
+                 lambda: _windows_complete(db), 60, job=job)
         seconds = time.monotonic() - started
     finally:
         code = job.stop()
@@ -191,20 +190,27 @@ def test_device_stats_equal_aggregates_over_processed_data(clean_run: CleanRun) 
         assert got["last_event_time"] == want["last"]
 
 
-def test_recent_events_hold_the_newest_events_per_device(clean_run: CleanRun) -> None:
-    from system.processor.views import RECENT_PER_DEVICE
+def _windows_complete(db: Any) -> bool:
+    windows = views.device_windows(list(db.recent_events.find()))
+    return len(windows) == 10 and all(
+        w["events"] and w["events"][-1]["seq"] == EVENTS // 10 for w in windows.values())
 
+
+def test_recent_events_hold_the_newest_events_per_device(clean_run: CleanRun) -> None:
     db = clean_run.db
     per_device = EVENTS // 10
-    keep = min(per_device, RECENT_PER_DEVICE)
-    for view in db.recent_events.find():
-        seqs = [e["seq"] for e in view["events"]]
-        assert seqs == list(range(per_device - keep + 1, per_device + 1)), view["_id"]
-        stored = db.processed_data.find_one({"device_id": view["_id"], "seq": per_device})
-        assert view["events"][-1]["event_id"] == stored["_id"]
-        anomalies = [e["seq"] for e in view["anomalies"]]
+    keep = min(per_device, views.RECENT_PER_DEVICE)
+    windows = views.device_windows(list(db.recent_events.find()))
+    assert len(windows) == 10
+    assert db.recent_events.count_documents({}) <= 2, "one view document per partition"
+    for device, window in windows.items():
+        seqs = [e["seq"] for e in window["events"]]
+        assert seqs == list(range(per_device - keep + 1, per_device + 1)), device
+        stored = db.processed_data.find_one({"device_id": device, "seq": per_device})
+        assert window["events"][-1]["event_id"] == stored["_id"]
+        anomalies = [e["seq"] for e in window["anomalies"]]
         want = sorted(d["seq"] for d in db.processed_data.find(
-            {"device_id": view["_id"], "is_anomaly": True}))[-keep:]
+            {"device_id": device, "is_anomaly": True}))[-min(keep, views.ANOMALIES_PER_DEVICE):]
         assert anomalies == want
 
 
