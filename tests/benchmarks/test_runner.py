@@ -155,3 +155,51 @@ def test_same_seed_same_schedule_and_truth() -> None:
 
     assert truth(11) == truth(11)
     assert truth(11) != truth(12)
+
+
+def test_external_provider_starts_nothing(stack: NativeStack, tmp_path: Path) -> None:
+    """The same runner against endpoints it is only given (as for a real cluster)."""
+    e = stack.endpoints
+    scenario = _scenario(duration_s=15, stack={
+        "provider": "external", "partitions": 2, "external": {
+            "bootstrap_servers": e.producer_bootstrap, "spark_master": e.spark_master_url,
+            "mongo_uri": e.spark_mongo_uri, "toxiproxy_url": e.toxiproxy_url}})
+    before = {r.name: r.pid for r in stack.state.processes} if stack.state else {}
+    outcome = Run(scenario, tmp_path, show_progress=False).execute()
+    assert outcome.status == "completed", outcome
+    journal = json.loads((outcome.run_dir / "journal.json").read_text())
+    assert journal["settings"]["target"]["provider"] == "external"
+    assert journal["settings"]["target"]["started_here"] is False
+    assert outcome.results["integrity"]["lost"] == 0
+    assert stack.state is not None
+    assert {r.name: r.pid for r in stack.state.processes} == before
+    assert set(stack.state.running()) == set(before), "nothing of the stack was stopped"
+
+
+def test_sweep_runs_every_point_into_one_folder(stack: NativeStack, tmp_path: Path) -> None:
+    from benchmarks.sweep import sweep_file
+
+    scenario_file = tmp_path / "sweep.yaml"
+    scenario_file.write_text(yaml.safe_dump({
+        "name": "tiny-sweep", "duration_s": 12, "warmup_s": 3, "drain_timeout_s": 40,
+        "producer": {"devices": 4, "rate_eps": 50},
+        "slo": [{"metric": "integrity.lost", "op": "==", "threshold": 0}],
+        "matrix": {"stack.partitions": [1, 2]}}))
+    os.environ["IOTBENCH_STATE"] = str(stack.home.parent)  # reuse the session's stack
+    try:
+        code = sweep_file(scenario_file, tmp_path / "sweeps")
+    finally:
+        del os.environ["IOTBENCH_STATE"]
+    assert code == 0
+    (sweep_dir,) = (tmp_path / "sweeps").iterdir()
+    manifest = json.loads((sweep_dir / "sweep.json").read_text())
+    assert [e["point"] for e in manifest["points"]] == [{"stack.partitions": 1},
+                                                       {"stack.partitions": 2}]
+    assert all(e["status"] == "completed" for e in manifest["points"])
+    results = json.loads((sweep_dir / "results.json").read_text())
+    assert results["kind"] == "sweep" and results["runs"] == 2
+    for name in ("report.html", "summary.md", "junit.xml"):
+        assert (sweep_dir / name).stat().st_size > 0
+    partitions = {json.loads((sweep_dir / e["run_dir"] / "scenario.resolved.json").read_text())
+                  ["stack"]["partitions"] for e in manifest["points"]}
+    assert partitions == {1, 2}
