@@ -270,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; everything started was stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `iotbench stack status | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

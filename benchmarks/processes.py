@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import signal
@@ -155,7 +157,15 @@ class ProducerProcess(Child):
         self._launch([sys.executable, "-m", "system.producer.cli", *self.args])
 
     def progress(self) -> dict[str, Any]:
-        """The last progress line the producer printed: sent, acked, failed, rate."""
+        """The last progress line the producer printed (sent, acked, failed, rate), or its
+        final summary once it has written one."""
+        summary = self.log.parent.parent / "produce-summary.json"
+        if not self.alive() and summary.exists():
+            with contextlib.suppress(ValueError, OSError):
+                done = json.loads(summary.read_text())
+                self._last = {k: done[k] for k in ("sent", "acked", "failed")}
+                self._last["rate_eps"] = done.get("achieved_eps", 0.0)
+            return self._last
         for line in reversed(process.log_tail(self.log, 5)):
             match = self.PROGRESS.search(line)
             if match:

@@ -81,11 +81,22 @@ def latency_timeline_png(analysis: RunAnalysis) -> bytes:
             axes.plot(visible.index, visible["p99"], label="visible p99", lw=1, ls="--")
         axes.set_yscale("symlog", linthresh=10.0)
         axes.legend(loc="upper right", fontsize=8)
+    return _timeline_png(figure, axes, analysis, "scheduled time (s since origin)",
+                         "latency (ms)", "Latency over time")
+
+
+def _label_timeline(axes: Any, analysis: RunAnalysis, xlabel: str, ylabel: str) -> None:
+    """Fault windows shaded and labelled, axes named, a light grid."""
     shade_faults(axes, analysis)
-    axes.set_xlabel("scheduled time (s since origin)")
-    axes.set_ylabel("latency (ms)")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
     axes.grid(True, alpha=0.3)
-    axes.set_title("Latency over time")
+
+
+def _timeline_png(figure: Any, axes: Any, analysis: RunAnalysis, xlabel: str, ylabel: str,
+                  title: str) -> bytes:
+    _label_timeline(axes, analysis, xlabel, ylabel)
+    axes.set_title(title)
     return to_png(figure)
 
 
@@ -101,12 +112,8 @@ def throughput_timeline_png(analysis: RunAnalysis) -> bytes:
         if target:
             axes.axhline(target, color="grey", ls=":", label="target")
         axes.legend(loc="upper right", fontsize=8)
-    shade_faults(axes, analysis)
-    axes.set_xlabel("time (s since origin)")
-    axes.set_ylabel("events / s")
-    axes.grid(True, alpha=0.3)
-    axes.set_title("Throughput over time")
-    return to_png(figure)
+    return _timeline_png(figure, axes, analysis, "time (s since origin)", "events / s",
+                         "Throughput over time")
 
 
 def lag_timeline_png(analysis: RunAnalysis) -> bytes:
@@ -119,12 +126,8 @@ def lag_timeline_png(analysis: RunAnalysis) -> bytes:
             axes.plot(lag.index, lag[column], label=column,
                       lw=2 if column == "total" else 0.8)
         axes.legend(loc="upper right", fontsize=8, ncol=2)
-    shade_faults(axes, analysis)
-    axes.set_xlabel("time (s since origin)")
-    axes.set_ylabel("lag (events)")
-    axes.grid(True, alpha=0.3)
-    axes.set_title("Consumer lag per partition and total")
-    return to_png(figure)
+    return _timeline_png(figure, axes, analysis, "time (s since origin)", "lag (events)",
+                         "Consumer lag per partition and total")
 
 
 def hops_png(analysis: RunAnalysis) -> bytes:
@@ -176,10 +179,7 @@ def api_png(analysis: RunAnalysis) -> bytes:
         rate_axes.legend(fontsize=8)
         time_axes.legend(fontsize=8)
     for axes, label in ((rate_axes, "per second"), (time_axes, "response time (ms)")):
-        shade_faults(axes, analysis)
-        axes.set_xlabel("time (s since origin)")
-        axes.set_ylabel(label)
-        axes.grid(True, alpha=0.3)
+        _label_timeline(axes, analysis, "time (s since origin)", label)
     figure.suptitle("Dashboard API (Locust)")
     return to_png(figure)
 

@@ -64,8 +64,11 @@ class Ports:
     locust_ui: int = 8089
 
     @classmethod
-    def from_env(cls) -> Ports:
-        offset = int(os.environ.get("IOTBENCH_PORT_OFFSET", "0"))
+    def from_env(cls, offset: int | None = None) -> Ports:
+        """Defaults shifted by ``offset`` (else ``IOTBENCH_PORT_OFFSET``), then any
+        ``IOTBENCH_PORT_<NAME>`` set for one port."""
+        if offset is None:
+            offset = int(os.environ.get("IOTBENCH_PORT_OFFSET", "0"))
         values = {}
         for f in fields(cls):
             env = os.environ.get(f"IOTBENCH_PORT_{f.name.upper()}")

@@ -9,7 +9,6 @@ worker's single core holds one application.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import Counter
@@ -21,11 +20,11 @@ from typing import Any
 
 import processor_support as ps
 import pytest
+from own_stack import own_stack
 from pymongo import MongoClient
 
-from system.config import Ports
 from system.processor import views
-from system.stack.native import NativeStack, StackConfig
+from system.stack.native import NativeStack
 
 EVENTS = 5000
 SPIKES = {100: 38.5, 250: 41.0, 400: 36.2}          # thermostat-01 (baseline 20)
@@ -36,21 +35,9 @@ IMPLAUSIBLE = ("thermostat-04", 150, -999.0)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
-    previous = os.environ.get("IOTBENCH_PORT_OFFSET")
-    os.environ["IOTBENCH_PORT_OFFSET"] = "3000"
-    home = tmp_path_factory.mktemp("processor-stack")
-    native = NativeStack(StackConfig(partitions=2, workers=1, dashboard=False), home=home,
-                         ports=Ports.from_env())
-    try:
-        native.up()
+    with own_stack(tmp_path_factory.mktemp("processor-stack"), 3000,
+                   partitions=2, workers=1, dashboard=False) as native:
         yield native
-    finally:
-        native.down()
-        # Later modules of the same session must get their own ports back.
-        if previous is None:
-            os.environ.pop("IOTBENCH_PORT_OFFSET", None)
-        else:
-            os.environ["IOTBENCH_PORT_OFFSET"] = previous
 
 
 @pytest.fixture(scope="module")

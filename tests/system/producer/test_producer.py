@@ -4,7 +4,6 @@ acks, ledger, per-device order in Kafka, outages through the producer-kafka link
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -18,12 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
+from own_stack import own_stack
 
-from system.config import Ports
 from system.producer.ledger import LEDGER_FILE, PARTS_DIR, SCHEMA
 from system.producer.producer import Producer
 from system.stack import kafka as kafka_admin
-from system.stack.native import NativeStack, StackConfig
+from system.stack.native import NativeStack
 
 PORT_OFFSET = "2000"
 REPO = Path(__file__).resolve().parents[3]
@@ -31,22 +30,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def producer_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
-    previous = os.environ.get("IOTBENCH_PORT_OFFSET")
-    os.environ["IOTBENCH_PORT_OFFSET"] = PORT_OFFSET
-    try:
-        native = NativeStack(StackConfig(partitions=2, workers=1, dashboard=False),
-                             home=tmp_path_factory.mktemp("producer-stack"),
-                             ports=Ports.from_env())
-    finally:
-        if previous is None:
-            os.environ.pop("IOTBENCH_PORT_OFFSET", None)
-        else:
-            os.environ["IOTBENCH_PORT_OFFSET"] = previous
-    native.up()
-    try:
+    with own_stack(tmp_path_factory.mktemp("producer-stack"), int(PORT_OFFSET),
+                   partitions=2, workers=1, dashboard=False) as native:
         yield native
-    finally:
-        native.down()
 
 
 @pytest.fixture()
