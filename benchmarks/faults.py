@@ -146,6 +146,7 @@ class FaultInjector:
             entry = self.active.get(index)
         if entry is None:
             return
+        entry["heal_started_at"] = time.time()  # healed_at: when the target was healthy again
         try:
             kind, *args = entry["heal"]
             if kind == "enable":
