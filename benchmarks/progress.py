@@ -16,7 +16,7 @@ class ProgressLine:
         self.run = run
         self.t0 = t0
         self.tty = sys.stderr.isatty()
-        self.enabled = enabled or not self.tty
+        self.enabled = enabled
         self.every_s = 1.0 if self.tty else 5.0
         self._last = 0.0
 

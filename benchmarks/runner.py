@@ -9,7 +9,6 @@ processor, stops a stack it started, and leaves a readable journal.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -256,6 +255,6 @@ class Run:
 def run_file(path: Path, runs_root: Path = Path("runs")) -> int:
     from benchmarks.scenario import load_scenario
 
-    outcome = Run(load_scenario(path), runs_root, show_progress=sys.stderr.isatty()).execute()
+    outcome = Run(load_scenario(path), runs_root).execute()
     print(f"{outcome.status}: {outcome.run_dir}")
     return outcome.exit_code
