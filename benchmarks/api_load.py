@@ -81,17 +81,8 @@ class ContractWriter:
 
     def add(self, events: list[dict[str, Any]]) -> None:
         self.db.processed_data.insert_many(events, ordered=False)
+        views.add_device_stats(self.stats, events)
         for e in events:
-            s = self.stats.setdefault(e["device_id"], {
-                "_id": e["device_id"], "device_type": e["device_type"], "count": 0,
-                "anomalies": 0, "temp_sum": 0.0, "temp_count": 0,
-                "last_event_time": e["event_time"]})
-            s["count"] += 1
-            s["anomalies"] += int(e["is_anomaly"])
-            if "temperature_celsius" in e:
-                s["temp_sum"] += e["temperature_celsius"]
-                s["temp_count"] += 1
-            s["last_event_time"] = max(s["last_event_time"], e["event_time"])
             self.recent.setdefault(e["device_id"], deque(maxlen=views.RECENT_PER_DEVICE)
                                    ).append(e)
             if e["is_anomaly"]:

@@ -92,6 +92,22 @@ def update(db: Any, events: list[dict[str, Any]], keep: int = RECENT_PER_DEVICE)
         for doc_id, by_device in grouped.items()])
 
 
+def add_device_stats(stats: dict[str, dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    """Fold newly stored events into ``device_stats`` documents (keyed by device id): the
+    totals the sink keeps with ``$inc``, for code that fills a database without Spark."""
+    for e in events:
+        s = stats.setdefault(e["device_id"], {
+            "_id": e["device_id"], "device_type": e["device_type"], "count": 0,
+            "anomalies": 0, "temp_sum": 0.0, "temp_count": 0,
+            "last_event_time": e["event_time"]})
+        s["count"] += 1
+        s["anomalies"] += int(e["is_anomaly"])
+        if "temperature_celsius" in e:
+            s["temp_sum"] += e["temperature_celsius"]
+            s["temp_count"] += 1
+        s["last_event_time"] = max(s["last_event_time"], e["event_time"])
+
+
 def device_windows(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every device's windows from the view's documents (what the dashboard reads)."""
     return {device: window for doc in docs for device, window in doc.get("devices", {}).items()}

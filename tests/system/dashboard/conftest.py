@@ -154,25 +154,7 @@ def make_events(rng: random.Random, count: int) -> list[dict[str, Any]]:
 def device_stats_for(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the processor keeps per device, from the events it inserted."""
     stats: dict[str, dict[str, Any]] = {}
-    for e in events:
-        s = stats.setdefault(
-            e["device_id"],
-            {
-                "_id": e["device_id"],
-                "device_type": e["device_type"],
-                "count": 0,
-                "anomalies": 0,
-                "temp_sum": 0.0,
-                "temp_count": 0,
-                "last_event_time": e["event_time"],
-            },
-        )
-        s["count"] += 1
-        s["anomalies"] += int(e["is_anomaly"])
-        if "temperature_celsius" in e:
-            s["temp_sum"] += e["temperature_celsius"]
-            s["temp_count"] += 1
-        s["last_event_time"] = max(s["last_event_time"], e["event_time"])
+    views.add_device_stats(stats, events)
     return list(stats.values())
 
 
