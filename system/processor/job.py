@@ -24,7 +24,7 @@ from pathlib import Path
 
 from system.config import COLLECTION, DATABASE, TOPIC, Endpoints
 from system.processor import detectors
-from system.processor.sink import SinkConfig, warm_up, write_partition
+from system.processor.sink import MODES, SinkConfig, warm_up, write_partition
 from system.processor.store import ensure_indexes
 
 
@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", choices=detectors.DETECTORS, default="threshold",
                    help="which detector sets is_anomaly (both always run)")
     p.add_argument("--threshold", type=float, default=detectors.THRESHOLD_C)
+    p.add_argument("--sink-mode", choices=MODES, default="idempotent",
+                   help="idempotent: _id = event_id, replays absorbed and noted; append: the "
+                   "seed's plain inserts, so a replayed micro-batch stores twice")
     p.add_argument("--trigger-ms", type=int, default=500, help="micro-batch interval")
     p.add_argument("--max-offsets-per-trigger", type=int, default=None)
     p.add_argument("--shuffle-partitions", type=int, default=2)
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
     config = SinkConfig(mongo_uri=args.mongo_uri, database=args.database,
                         primary_detector=args.detector, threshold_c=args.threshold,
-                        topic=args.topic)
+                        topic=args.topic, mode=args.sink_mode)
     sink = partial(write_partition, config=config)
     slots = max(1, spark.sparkContext.defaultParallelism)
     spark.sparkContext.parallelize(range(slots), slots).foreachPartition(

@@ -1,16 +1,28 @@
 """The executor side of the job: one Kafka partition's slice of a micro-batch → MongoDB.
 
-Runs inside Spark's Python workers (``foreachPartition``), writes through the
-``spark-mongo`` link with pymongo bulk writes, and is idempotent so a replayed micro-batch
-(after a driver crash) changes nothing:
+Runs inside Spark's Python workers (``foreachPartition``) and writes through the
+``spark-mongo`` link with pymongo bulk writes. Two delivery modes (``SinkConfig.mode``):
+
+``idempotent`` (default) — a replayed micro-batch (after a driver crash) changes nothing:
 
 - events are inserted with ``_id = event_id``: a replayed one hits the unique key, keeps
-  its first write and is noted in ``replays`` (reports count it as a replayed write);
-- dead letters are inserted with ``_id`` = their Kafka coordinates, likewise;
+  its first write and is noted in ``replays`` with the replayed record's Kafka coordinates;
+- dead letters are inserted with ``_id`` = their Kafka coordinates, likewise (their
+  replays are noted too, never swallowed);
 - per-device statistics count each stored event once (a per-partition offset watermark,
   see ``_bump_device_stats``), even when a crash fell between the insert and the bump;
 - the zscore detector's per-device state skips readings at or below its ``last_seq``;
 - the ``recent_events`` view (see ``views.py``) merges by event id.
+
+``append`` — the seed's naive design (plain inserts with a fresh ``_id``, as its Mongo Spark
+connector does): a replayed micro-batch really stores its events twice, which the history
+checker reports as storage duplicates.
+
+Hop stamps (see DESIGN.md, Events and timestamps): ``processing_start`` is taken when the
+slice begins, before any Mongo read; ``stored`` *after* the insert that stored the events was
+acknowledged. ``stored`` cannot go into the documents it stamps, so every document of one
+slice attempt carries a ``write_id`` and the attempt's ``sink_writes`` document, inserted
+right after the acknowledgement, carries the time (the export joins them).
 
 Each Spark partition holds one Kafka partition's offset range and the producer keys by
 device, so a device's readings arrive here in order and no two tasks share a device.
@@ -18,6 +30,7 @@ device, so a device's readings arrive here in order and no two tasks share a dev
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +42,9 @@ from system.processor import detectors, schema, views
 COLLECTION = "processed_data"
 DEAD_LETTER = "dead_letter"
 REPLAYS = "replays"
+SINK_WRITES = "sink_writes"
 DUPLICATE_KEY = 11000
+MODES = ("idempotent", "append")
 
 _clients: dict[str, Any] = {}
 
@@ -41,6 +56,8 @@ class SinkConfig:
     primary_detector: str = "threshold"
     threshold_c: float = detectors.THRESHOLD_C
     topic: str = "iot-data"
+    mode: str = "idempotent"
+    """``idempotent`` or ``append`` (see the module docstring)."""
 
 
 def _db(config: SinkConfig):
@@ -64,6 +81,7 @@ def _utc(ms_or_dt: Any) -> datetime:
 
 def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
     """``rows``: Spark Rows with ``value`` (bytes), ``partition``, ``offset``, ``timestamp``."""
+    processing_start = datetime.now(timezone.utc)
     events: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
     for row in rows:
@@ -83,12 +101,31 @@ def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
     db = _db(config)
     if events:
         states = _detect(db, events, config)
-        inserted = _insert_events(db, events)
+        write_id = uuid.uuid4().hex
+        written_at = datetime.now(timezone.utc)
+        for event in events:
+            event["processing_start"] = processing_start
+            event["written_at"] = written_at  # insert issued (acknowledged: sink_writes)
+            event["write_id"] = write_id
+        inserted = (_insert_events(db, events) if config.mode == "idempotent"
+                    else _append_events(db, events))
+        _note_write(db, write_id, events, processing_start, config.mode)
         _bump_device_stats(db, events, inserted)
         views.update(db, events)
         _save_states(db, states)
     if dead:
         _insert_dead_letters(db, dead, config)
+
+
+def _note_write(db: Any, write_id: str, events: list[dict[str, Any]],
+                processing_start: datetime, mode: str) -> None:
+    """The attempt's ``sink_writes`` document: when its insert was acknowledged."""
+    offsets = [e["kafka_offset"] for e in events]
+    db[SINK_WRITES].insert_one({
+        "_id": write_id, "kafka_partition": events[0]["kafka_partition"],
+        "offset_from": min(offsets), "offset_to": max(offsets), "rows": len(events),
+        "processing_start": processing_start, "stored": datetime.now(timezone.utc),
+        "mode": mode})
 
 
 def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
@@ -122,26 +159,43 @@ def _insert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
     """Insert with ``_id = event_id``; returns the ids this call inserted.
 
     An event already stored (a replayed micro-batch) fails on the unique ``_id`` and is
-    left as it was — the first write wins — and the replay is noted in ``replays``.
-    Plain inserts, not upserts: FerretDB v1 scans the whole collection for every update,
-    so an upsert per event slows down with every event stored.
+    left as it was — the first write wins — and the replay is noted in ``replays`` with the
+    replayed record's Kafka coordinates. Plain inserts, not upserts: FerretDB v1 scans the
+    whole collection for every update, so an upsert per event slows down with every event
+    stored.
     """
     from pymongo.errors import BulkWriteError
 
-    stored_at = datetime.now(timezone.utc)
-    for event in events:
-        event["stored_at"] = stored_at
     docs = [{"_id": e["event_id"], **e} for e in events]
     try:
         db[COLLECTION].insert_many(docs, ordered=False)
         return {e["event_id"] for e in events}
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(err.get("code") != DUPLICATE_KEY for err in errors):
-            raise
-        replayed = {docs[err["index"]]["_id"] for err in errors}
-    db[REPLAYS].insert_many([{"event_id": i, "at": stored_at} for i in sorted(replayed)])
-    return {e["event_id"] for e in events} - replayed
+        replayed = _duplicates(exc, docs)
+    _note_replays(db, COLLECTION, replayed)
+    return {e["event_id"] for e in events} - {d["event_id"] for d in replayed}
+
+
+def _append_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
+    """The seed's naive write: every record becomes a new document (no idempotent key)."""
+    db[COLLECTION].insert_many([dict(e) for e in events], ordered=False)
+    return {e["event_id"] for e in events}
+
+
+def _duplicates(exc: Any, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The documents of a bulk insert that hit an existing key; any other error re-raises."""
+    errors = exc.details.get("writeErrors", [])
+    if any(err.get("code") != DUPLICATE_KEY for err in errors):
+        raise exc
+    return [docs[err["index"]] for err in errors]
+
+
+def _note_replays(db: Any, collection: str, replayed: list[dict[str, Any]]) -> None:
+    at = datetime.now(timezone.utc)
+    db[REPLAYS].insert_many([
+        {"event_id": d.get("event_id"), "kafka_partition": d["kafka_partition"],
+         "kafka_offset": d["kafka_offset"], "collection": collection, "at": at}
+        for d in replayed])
 
 
 def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]) -> None:
@@ -223,11 +277,24 @@ def _insert_dead_letters(db: Any, dead: list[dict[str, Any]], config: SinkConfig
     from pymongo.errors import BulkWriteError
 
     stored_at = datetime.now(timezone.utc)
-    docs = [{**letter, "_id": f"{config.topic}-{letter['kafka_partition']}-"
-                             f"{letter['kafka_offset']}", "stored_at": stored_at}
-            for letter in dead]
+    docs = [{**letter, "stored_at": stored_at,
+             "event_id": _event_id_in(letter["raw"])} for letter in dead]
+    if config.mode == "idempotent":
+        for doc in docs:
+            doc["_id"] = f"{config.topic}-{doc['kafka_partition']}-{doc['kafka_offset']}"
     try:
         db[DEAD_LETTER].insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
+        _note_replays(db, DEAD_LETTER, _duplicates(exc, docs))
+
+
+def _event_id_in(raw: str) -> str | None:
+    """The event id of a rejected record, when its text still names one."""
+    import json
+
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return None
+    event_id = message.get("event_id") if isinstance(message, dict) else None
+    return event_id if isinstance(event_id, str) else None

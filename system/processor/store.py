@@ -7,7 +7,7 @@ from pathlib import Path
 from system.config import COLLECTION, DATABASE, DEAD_LETTER_COLLECTION
 
 COLLECTIONS = (COLLECTION, DEAD_LETTER_COLLECTION, "device_stats", "detector_state",
-               "recent_events", "replays")
+               "recent_events", "replays", "sink_writes")
 
 INDEXES = {
     # What the dashboard sorts and filters by, so its queries stay fast at millions of rows.
@@ -45,38 +45,77 @@ def reset(uri: str, database: str = DATABASE) -> None:
     ensure_indexes(uri, database)
 
 
+STORED_FIELDS = ["event_id", "device_id", "device_type", "seq", "is_anomaly", "detector",
+                 "anomaly_score", "anomaly_rule", "kafka_partition", "kafka_offset", "kafka_ts",
+                 "processing_start", "write_id", "temperature_celsius", "humidity_percent"]
+DEAD_FIELDS = ["event_id", "reason", "reason_kind", "raw", "kafka_partition", "kafka_offset",
+               "kafka_ts", "stored_at"]
+REPLAY_FIELDS = ["event_id", "kafka_partition", "kafka_offset", "collection", "at"]
+WRITE_FIELDS = ["_id", "kafka_partition", "offset_from", "offset_to", "stored"]
+
+
 def export(uri: str, out_dir: Path, database: str = DATABASE) -> dict[str, int]:
-    """Write ``stored.parquet`` and ``dead_letter.parquet`` (the reports' contract)."""
+    """Write ``stored.parquet``, ``dead_letter.parquet`` and ``replays.parquet`` (the
+    reports' contract; see README, "A run folder"): one row per stored document, with its
+    ``stored_ts`` from the ``sink_writes`` attempt that wrote it."""
     import pandas as pd
 
     client = _client(uri)
     try:
         db = client[database]
-        stored_fields = ["event_id", "device_id", "device_type", "is_anomaly", "detector",
-                         "anomaly_score", "anomaly_rule", "is_anomaly_threshold",
-                         "is_anomaly_zscore", "kafka_partition", "kafka_offset", "kafka_ts",
-                         "processed_at", "stored_at", "temperature_celsius"]
-        stored = pd.DataFrame(list(db[COLLECTION].find(
-            {}, {f: 1 for f in stored_fields} | {"_id": 0})), columns=stored_fields)
-        # write_count: the first write plus every replayed write the sink absorbed.
-        replays = pd.Series([r["event_id"] for r in db["replays"].find({}, {"event_id": 1})],
-                            dtype=object).value_counts()
-        stored["write_count"] = 1 + stored["event_id"].map(replays).fillna(0).astype(int)
-        for col, ts in (("kafka_ts", "kafka_ts"), ("processed_at", "processed_ts"),
-                        ("stored_at", "stored_ts")):
-            stored[ts] = _epoch(stored[col])
-        stored = stored.drop(columns=["processed_at", "stored_at"])
+
+        def frame(collection: str, fields: list[str]) -> pd.DataFrame:
+            projection = {f: 1 for f in fields} | ({} if "_id" in fields else {"_id": 0})
+            detectors = [f"is_anomaly_{name}" for name in _detector_names()]
+            if collection == COLLECTION:
+                projection |= {d: 1 for d in detectors}
+                fields = [*fields, *detectors]
+            return pd.DataFrame(list(db[collection].find({}, projection)), columns=fields)
+
+        stored = frame(COLLECTION, STORED_FIELDS)
+        writes = frame("sink_writes", WRITE_FIELDS)
+        stored["kafka_ts"] = _epoch(stored["kafka_ts"])
+        stored["processing_start_ts"] = _epoch(stored.pop("processing_start"))
+        stored["stored_ts"] = acknowledged_times(stored, writes)
         stored.to_parquet(out_dir / "stored.parquet", index=False)
-        dead_fields = ["reason", "reason_kind", "raw", "kafka_partition", "kafka_offset",
-                       "kafka_ts", "stored_at"]
-        dead = pd.DataFrame(list(db[DEAD_LETTER_COLLECTION].find(
-            {}, {f: 1 for f in dead_fields} | {"_id": 0})), columns=dead_fields)
+        dead = frame(DEAD_LETTER_COLLECTION, DEAD_FIELDS)
         dead["kafka_ts"] = _epoch(dead["kafka_ts"])
-        dead["stored_ts"] = _epoch(dead["stored_at"])
-        dead.drop(columns=["stored_at"]).to_parquet(out_dir / "dead_letter.parquet", index=False)
+        dead["stored_ts"] = _epoch(dead.pop("stored_at"))
+        dead.to_parquet(out_dir / "dead_letter.parquet", index=False)
+        replays = frame("replays", REPLAY_FIELDS)
+        replays["at_ts"] = _epoch(replays.pop("at"))
+        replays.to_parquet(out_dir / "replays.parquet", index=False)
     finally:
         client.close()
-    return {"stored": len(stored), "dead_letter": len(dead)}
+    return {"stored": len(stored), "dead_letter": len(dead), "replays": len(replays)}
+
+
+def acknowledged_times(stored, writes):
+    """Per stored row, when the insert that wrote it was acknowledged (epoch seconds).
+
+    The row's own attempt (``write_id``) says it; if that attempt crashed before noting its
+    acknowledgement, the earliest later attempt of the same partition whose offset range
+    covers the row (the replay, whose insert found it already there) bounds it; else NaN.
+    """
+    import numpy as np
+
+    acked = dict(zip(writes["_id"], _epoch(writes["stored"]), strict=True))
+    times = stored["write_id"].map(acked).astype("float64")
+    missing = times.isna() & stored["kafka_offset"].notna()
+    if missing.any() and len(writes):
+        writes = writes.assign(stored_ts=_epoch(writes["stored"])).sort_values("stored_ts")
+        for index, row in stored[missing].iterrows():
+            later = writes[(writes["kafka_partition"] == row["kafka_partition"])
+                           & (writes["offset_from"] <= row["kafka_offset"])
+                           & (writes["offset_to"] >= row["kafka_offset"])]
+            times.at[index] = later["stored_ts"].iloc[0] if len(later) else np.nan
+    return times
+
+
+def _detector_names() -> tuple[str, ...]:
+    from system.processor.detectors import DETECTORS
+
+    return DETECTORS
 
 
 def _epoch(column):

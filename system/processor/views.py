@@ -26,7 +26,7 @@ ANOMALIES_PER_DEVICE = 50
 
 FIELDS = ("event_id", "device_id", "device_type", "seq", "timestamp", "event_time",
           "temperature_celsius", "humidity_percent", "motion_detected", "camera_status",
-          "is_anomaly", "detector", "anomaly_score", "stored_at")
+          "is_anomaly", "detector", "anomaly_score", "written_at")
 """What the dashboard shows of an event; the view is rewritten every micro-batch, so it
 carries no more than that (the full document stays in ``processed_data``)."""
 

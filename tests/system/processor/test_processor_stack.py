@@ -113,10 +113,13 @@ def test_every_acked_event_is_stored_exactly_once(clean_run: CleanRun) -> None:
     sent = clean_run.sent[clean_run.acked[0]]
     for key in ("device_id", "seq", "timestamp"):
         assert doc[key] == sent[key]
-    for key in ("kafka_partition", "kafka_offset", "kafka_ts", "processed_at", "stored_at",
-                "is_anomaly", "detector", "event_time"):
+    for key in ("kafka_partition", "kafka_offset", "kafka_ts", "processing_start",
+                "written_at", "write_id", "is_anomaly", "detector", "event_time"):
         assert key in doc, key
-    assert doc["kafka_ts"] <= doc["processed_at"] <= doc["stored_at"]
+    write = db.sink_writes.find_one({"_id": doc["write_id"]})
+    assert write is not None and write["offset_from"] <= doc["kafka_offset"] <= write["offset_to"]
+    # Causal order: appended, then picked up, then the insert issued, then acknowledged.
+    assert doc["kafka_ts"] <= doc["processing_start"] <= doc["written_at"] <= write["stored"]
 
 
 def test_threshold_detector_agrees_with_the_seed_rule(clean_run: CleanRun) -> None:
