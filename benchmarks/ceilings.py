@@ -2,8 +2,14 @@
 
 - producer → Kafka through the ``producer-kafka`` link (kafka-python, as fast as it goes, and
   publish delay at 80 % of that);
-- Spark alone, draining a pre-filled topic with the processor job;
-- the Mongo-wire server alone, through the sink's write path.
+- Spark alone, draining a pre-filled topic with the processor job, over the span of its
+  batches (scheduling between batches included);
+- the Mongo-wire server alone, through the sink's write path at a real micro-batch slice's
+  size (1,000 rows a call).
+
+Each ceiling is measured the way the pipeline uses the component; flattering variants (Spark
+over batch time only, 10,000-row sink calls) are kept beside it in ``ceilings.json``,
+labelled ``variants``.
 
 The pipeline's capacity (``iotbench capacity``) can then be stated as a fraction of its
 slowest part. Figures are recorded, never asserted: ``ceilings.json`` in the output folder.
@@ -44,13 +50,20 @@ def measure(out_dir: Path, *, seconds: float = 10.0, spark_events: int = 100_000
             stack.down()
     ceilings = {
         "producer_eps": producer["ceiling_eps"],
-        "spark_eps": spark.get("eps_over_batches"),
-        "mongo_sink_eps": (mongo.get("sink_write_partition_big") or {}).get("eps"),
+        "spark_eps": spark.get("eps_over_batch_span"),
+        "mongo_sink_eps": (mongo.get("sink_write_partition") or {}).get("eps"),
+    }
+    variants = {
+        "spark_eps_over_batch_time_only": spark.get("eps_over_batches"),
+        "spark_eps_over_driver_wall_time": spark.get("eps_over_wall"),
+        "mongo_sink_eps_10k_rows_per_call": (mongo.get("sink_write_partition_big") or {})
+        .get("eps"),
     }
     known = {k: v for k, v in ceilings.items() if v}
     result = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ceilings_eps": ceilings,
+        "variants": variants,
         "slowest": min(known, key=known.get) if known else None,
         "producer": producer, "spark": spark, "mongo": mongo,
     }

@@ -1,12 +1,15 @@
-"""Samplers that run once a second during a run and append CSV rows to the run folder.
+"""Samplers that run during a run and append CSV rows to the run folder.
 
 - ``LagSampler``: per partition, Kafka's end offset vs the offset Spark has processed
-  (from the job's progress file) → ``lag.csv``;
+  (from the job's progress file) → ``lag.csv``, at a fixed rate *and* right after every
+  micro-batch commit (column ``source``), so the lag sawtooth of the trigger is sampled at
+  its troughs and uniformly in between instead of aliasing;
 - ``ResourceSampler``: CPU % and RSS per service, children included → ``resources.csv``;
-- ``FreshnessProbe``: polls the dashboard API and records when each event first became
-  visible there → ``probe.csv``.
+- ``ProducerProgress``: the producer's last progress line (no file).
 
-Each sampler is a thread with its own file; an error in one sample is counted, not fatal.
+The visibility probe lives in :mod:`benchmarks.visibility`. Each sampler is a thread with its
+own file; an error in one sample is counted, not fatal. Samplers announce their newest
+reading on the run's events (``sample_taken``), for the progress line and anyone else.
 """
 
 from __future__ import annotations
@@ -15,45 +18,57 @@ import csv
 import json
 import threading
 import time
-import urllib.request
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from benchmarks.events import RunEvents
+
 
 class Sampler(threading.Thread):
-    """Calls ``sample()`` every ``interval_s`` until stopped; rows go to one CSV file."""
+    """Calls ``sample()`` every ``interval_s`` until stopped; rows go to one CSV file
+    (none when ``path`` is None)."""
 
     columns: tuple[str, ...] = ()
 
-    def __init__(self, path: Path, interval_s: float = 1.0) -> None:
+    def __init__(self, path: Path | None, interval_s: float = 1.0,
+                 events: RunEvents | None = None) -> None:
         super().__init__(name=type(self).__name__, daemon=True)
         self.path = path
         self.interval_s = interval_s
+        self.events = events
         self.errors = 0
         self.last_error: str | None = None
         self._stop_event = threading.Event()
-        self._file = open(path, "w", newline="")  # noqa: SIM115 - closed in run()
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(self.columns)
+        self._file = open(path, "w", newline="") if path else None  # noqa: SIM115 - run()
+        self._writer = csv.writer(self._file) if self._file else None
+        if self._writer:
+            self._writer.writerow(self.columns)
+
+    def announce(self, kind: str, value: Any) -> None:
+        if self.events is not None:
+            self.events.sample_taken.fire(kind=kind, value=value)
 
     def run(self) -> None:
         try:
             next_at = time.monotonic()
             while not self._stop_event.is_set():
                 try:
-                    for row in self.sample():
-                        self._writer.writerow(row)
-                    self._file.flush()
+                    rows = self.sample()
+                    if self._writer and self._file:
+                        self._writer.writerows(rows)
+                        self._file.flush()
                 except Exception as exc:  # noqa: BLE001 - one bad sample is not fatal
                     self.errors += 1
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                next_at += self.interval_s
+                next_at = max(next_at + self.interval_s, time.monotonic())
                 self._stop_event.wait(max(0.0, next_at - time.monotonic()))
         finally:
-            self._file.close()
+            if self._file:
+                self._file.close()
 
     def sample(self) -> list[tuple[Any, ...]]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -63,16 +78,20 @@ class Sampler(threading.Thread):
         self.join(timeout=10)
 
 
-def processed_offsets(progress_file: Path, topic: str) -> dict[int, int]:
-    """Offsets (next to read) Spark has committed per partition, from its last batch."""
+def _last_progress_lines(progress_file: Path) -> list[str]:
     try:
         with open(progress_file, "rb") as f:
             f.seek(0, 2)
             f.seek(max(0, f.tell() - 256 * 1024))
-            lines = f.read().decode("utf-8", "replace").splitlines()
+            return f.read().decode("utf-8", "replace").splitlines()
     except FileNotFoundError:
-        return {}
-    for line in reversed(lines):
+        return []
+
+
+def processed_offsets(progress_file: Path, topic: str) -> tuple[int, dict[int, int]]:
+    """(batch id, offsets next to read per partition) of Spark's last committed batch;
+    (-1, {}) before the first."""
+    for line in reversed(_last_progress_lines(progress_file)):
         try:
             progress = json.loads(line)
         except json.JSONDecodeError:
@@ -82,15 +101,20 @@ def processed_offsets(progress_file: Path, topic: str) -> dict[int, int]:
             if isinstance(end, str):
                 end = json.loads(end)
             if isinstance(end, dict) and topic in end:
-                return {int(p): int(o) for p, o in end[topic].items()}
-    return {}
+                return (int(progress.get("batchId", -1)),
+                        {int(p): int(o) for p, o in end[topic].items()})
+    return -1, {}
 
 
 class LagSampler(Sampler):
-    columns = ("ts", "partition", "end_offset", "processed_offset", "lag")
+    """Lag at ``interval_s`` (rows ``timer``) and at each new committed batch (``commit``):
+    the progress file is checked every ``commit_poll_s``."""
 
-    def __init__(self, path: Path, bootstrap: str, topic: str, progress_file: Path) -> None:
-        super().__init__(path)
+    columns = ("ts", "partition", "end_offset", "processed_offset", "lag", "source")
+
+    def __init__(self, path: Path, bootstrap: str, topic: str, progress_file: Path, *,
+                 interval_s: float = 0.25, events: RunEvents | None = None) -> None:
+        super().__init__(path, interval_s=interval_s, events=events)
         from kafka import KafkaConsumer
 
         self.topic = topic
@@ -98,20 +122,31 @@ class LagSampler(Sampler):
         self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="iotbench-lag",
                                       request_timeout_ms=5000)
         self.latest_total: int | None = None
+        self.history: deque[tuple[float, int]] = deque(maxlen=4096)
+        """(ts, total lag) of recent samples, for the steady-state check."""
+        self.processed: dict[int, int] = {}
+        """Offsets Spark has committed (next to read), per partition, at the last sample."""
+        self._batch = -1
 
     def sample(self) -> list[tuple[Any, ...]]:
         from kafka.structs import TopicPartition
 
+        batch, done = processed_offsets(self.progress_file, self.topic)
+        source = "commit" if batch != self._batch and batch >= 0 else "timer"
+        self._batch = batch
         parts = self.consumer.partitions_for_topic(self.topic) or set()
         tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
         ends = self.consumer.end_offsets(tps)
-        done = processed_offsets(self.progress_file, self.topic)
         now = time.time()
         rows = []
         for tp in tps:
             processed = done.get(tp.partition, 0)
-            rows.append((now, tp.partition, ends[tp], processed, max(0, ends[tp] - processed)))
+            rows.append((now, tp.partition, ends[tp], processed, max(0, ends[tp] - processed),
+                         source))
+        self.processed = {tp.partition: done.get(tp.partition, 0) for tp in tps}
         self.latest_total = sum(r[4] for r in rows)
+        self.history.append((now, self.latest_total))
+        self.announce("lag", self.latest_total)
         return rows
 
     def stop(self) -> None:
@@ -151,24 +186,13 @@ class ResourceSampler(Sampler):
         return rows
 
 
-class FreshnessProbe(Sampler):
-    """Polls ``/api/data`` (the newest 100 events); first sighting = visible time."""
+class ProducerProgress(Sampler):
+    """Announces the producer's progress (sent, acked, failed, rate) every second."""
 
-    columns = ("event_id", "visible_ts")
-
-    def __init__(self, path: Path, dashboard_url: str) -> None:
-        super().__init__(path)
-        self.url = f"{dashboard_url}/api/data?limit=100"
-        self.seen: set[str] = set()
+    def __init__(self, progress: Callable[[], dict[str, Any]], events: RunEvents) -> None:
+        super().__init__(None, interval_s=1.0, events=events)
+        self.progress = progress
 
     def sample(self) -> list[tuple[Any, ...]]:
-        with urllib.request.urlopen(self.url, timeout=5) as resp:
-            body = json.loads(resp.read())
-        now = time.time()
-        rows = []
-        for record in body.get("records", []):
-            event_id = record.get("event_id")
-            if event_id and event_id not in self.seen:
-                self.seen.add(event_id)
-                rows.append((event_id, now))
-        return rows
+        self.announce("producer", self.progress())
+        return []

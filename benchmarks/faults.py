@@ -1,7 +1,9 @@
 """Apply a scenario's faults at their times and heal them at their end — and always at exit.
 
-Each applied fault is journaled with when it was scheduled and when it was *really* applied
-and healed (or why it failed), so the report shades the true window.
+Each fault is announced on the run's events (``fault_applied`` / ``fault_healed``) with when
+it was scheduled and when it was *really* applied, when its heal began and when the target
+was healthy again (or why it failed); the journal records them, so the report shades the
+true window.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.journal import Journal
+from benchmarks.events import RunEvents
 from benchmarks.provider import Target
 from benchmarks.scenario_faults import ProcessFault, ScheduledFault
 
@@ -44,17 +46,21 @@ class FaultInjector:
     """Runs the schedule on a thread; ``heal_all`` undoes whatever is still active."""
 
     def __init__(self, schedule: list[ScheduledFault], target: Target,
-                 handles: dict[str, ProcessHandle], journal: Journal, log: Log) -> None:
+                 handles: dict[str, ProcessHandle], events: RunEvents, log: Log) -> None:
         self.schedule = schedule
         self.target = target
         self.handles = handles
-        self.journal = journal
+        self.events = events
         self.log = log
         self.active: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.t0 = 0.0
+        self.gate: Callable[[], bool] | None = None
+        """Asked right before the first fault; False = the baseline is not steady, so no
+        fault is applied (see :mod:`benchmarks.steady_state`)."""
+        self.skipped = False
 
     # ------------------------------------------------------------------ scheduling
 
@@ -73,6 +79,12 @@ class FaultInjector:
         for at_s, what, sf in sorted(actions, key=lambda a: (a[0], a[1] == "apply")):
             if self._stop.wait(max(0.0, self.t0 + at_s - time.time())):
                 return
+            if what == "apply" and self.gate is not None:
+                gate, self.gate = self.gate, None
+                if not gate():
+                    self.skipped = True
+                    self.log("baseline not steady before the first fault: no fault applied")
+                    return
             try:
                 self.apply(sf) if what == "apply" else self.heal(sf.index)
             except Exception as exc:  # noqa: BLE001 - journaled; the run goes on
@@ -91,15 +103,15 @@ class FaultInjector:
 
     def apply(self, sf: ScheduledFault) -> None:
         f = sf.fault
-        entry = self.journal.add_fault({
+        entry: dict[str, Any] = {
             "id": sf.index, "label": sf.label,
             "target": f.process if isinstance(f, ProcessFault) else f.link,
             "kind": f.action if isinstance(f, ProcessFault) else f.toxic,
             "attributes": _attributes(f),
             "scheduled_start": self.t0 + sf.start_s,
             "scheduled_end": self.t0 + sf.end_s,
-            "applied_at": None, "healed_at": None, "error": None,
-        })
+            "applied_at": None, "heal_started_at": None, "healed_at": None, "error": None,
+        }
         try:
             if isinstance(f, ProcessFault):
                 self._apply_process(f, entry)
@@ -113,7 +125,7 @@ class FaultInjector:
             entry["error"] = f"apply: {type(exc).__name__}: {exc}"
             raise
         finally:
-            self.journal.save()
+            self.events.fault_applied.fire(entry=entry)
 
     def _apply_link(self, f: Any, entry: dict[str, Any]) -> None:
         links = self.target.links
@@ -165,7 +177,7 @@ class FaultInjector:
             entry["error"] = (entry.get("error") or "") + f" heal: {type(exc).__name__}: {exc}"
             raise
         finally:
-            self.journal.save()
+            self.events.fault_healed.fire(entry=entry)
 
     def heal_all(self) -> None:
         """Undo every active fault; then make sure no link keeps a toxic or stays down."""

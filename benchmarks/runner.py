@@ -1,9 +1,18 @@
 """``iotbench run``: one scenario, one run folder, one journal.
 
-Phases: stack → processor → warmup → steady → drain → export → report. Faults follow the
-scenario's seeded schedule from the moment producing starts. Whatever ends the run (the end,
-an error, Ctrl-C), the ``finally`` path heals every fault, stops the producer and the
-processor, stops a stack it started, and leaves a readable journal.
+Phases: stack → processor → warmup → steady → flush → drain → export → report. Faults follow
+the scenario's seeded schedule from the producer's own clock origin (``produce_started_at``,
+announced by the producer once connected), and the first fault waits for the steady-state
+check (:mod:`benchmarks.steady_state`). Whatever ends the run (the end, an error, Ctrl-C),
+the ``finally`` path heals every fault, stops the producer and the processor, stops a stack
+it started, and leaves a readable journal.
+
+The runner fires the run's events (:mod:`benchmarks.events`); the journal, the progress line
+and the samplers subscribe to them.
+
+Exit codes: 0 passed; 1 an SLO failed or an expected anomaly did not appear; 2 the run
+failed (or the scenario is invalid); 3 invalid baseline (not steady before the first fault);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,25 +20,33 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import versions
-from benchmarks.collectors import FreshnessProbe, LagSampler, ResourceSampler
+from benchmarks import steady_state, versions
+from benchmarks.collectors import LagSampler, ProducerProgress, ResourceSampler
+from benchmarks.events import RunEvents
 from benchmarks.faults import FaultInjector, ProcessHandle, stack_handles
 from benchmarks.journal import Journal
 from benchmarks.processes import ProcessorProcess, ProducerProcess
 from benchmarks.progress import ProgressLine
 from benchmarks.provider import Target, acquire, release
 from benchmarks.scenario import Scenario
+from benchmarks.topic_history import export_topic
+from benchmarks.visibility import VisibilityProbe
 from system.processor import store
+from system.producer.ledger import LEDGER_FILE, merge_ledger
+from system.producer.producer import STARTED_FILE
 from system.stack import kafka
+from system.stack.process import log_tail
 
 Log = Callable[[str], None]
 
-EXIT_OK, EXIT_SLO_FAILED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_SLO_FAILED, EXIT_FAILED, EXIT_INVALID_BASELINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+PRODUCER_START_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -58,6 +75,8 @@ class Run:
         self.injector: FaultInjector | None = None
         self.samplers: list[Any] = []
         self.lag: LagSampler | None = None
+        self.events = RunEvents()
+        self.baseline: dict[str, Any] | None = None
         self.exported = False
         self.load: Any = None
         """load.handle.LoadHandle while Locust runs (a subprocess: gevent must not patch us)."""
@@ -70,11 +89,13 @@ class Run:
         (self.run_dir / "scenario.resolved.json").write_text(
             json.dumps(s.model_dump(mode="json"), indent=2))
         self.journal = Journal(self.run_dir / "journal.json", self.run_id, s.name)
+        self.journal.follow(self.events)
         self.log(f"run {self.run_id} → {self.run_dir}")
         status, error = "failed", None
         try:
             self._run()
-            status = "completed"
+            status = ("invalid-baseline" if self.baseline and not self.baseline["passed"]
+                      else "completed")
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user (SIGINT/SIGTERM)"
             self.log("interrupted: healing faults and stopping what was started")
@@ -87,9 +108,17 @@ class Run:
             self.journal.finish(status, error)
         return self._report(status)
 
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        self.events.phase_started.fire(name=name)
+        try:
+            yield
+        finally:
+            self.events.phase_ended.fire(name=name)
+
     def _run(self) -> None:
         s, journal = self.scenario, self.journal
-        with journal.phase("stack"):
+        with self._phase("stack"):
             if self.target is None:
                 self.target = acquire(s.stack, self.log)
             t = self.target
@@ -97,7 +126,7 @@ class Run:
             kafka.ensure_topic(t.admin_bootstrap, self.topic, s.stack.partitions,
                                recreate=True)
             store.reset(t.admin_mongo_uri)
-        with journal.phase("processor"):
+        with self._phase("processor"):
             spark_ui = t.stack.endpoints.spark_master_ui if t.stack else None
             self.processor = ProcessorProcess(self.run_dir, self._processor_args(),
                                               self.run_dir / "spark", spark_ui)
@@ -107,10 +136,16 @@ class Run:
         self.producer = ProducerProcess(self.run_dir, self._producer_args())
         handles = {**stack_handles(t), "spark-driver": ProcessHandle(
             self.processor.kill, self.processor.pause, self.processor.stop,
-            self.processor.start)}
-        self.injector = FaultInjector(s.fault_schedule(), t, handles, journal, self.log)
+            self.processor.start), "producer": ProcessHandle(
+            self.producer.kill, self.producer.pause, self.producer.stop, _no_restart)}
+        self.injector = FaultInjector(s.fault_schedule(), t, handles, self.events, self.log)
+        self.injector.gate = self._steady_before_chaos
+        progress = ProgressLine(self.events, s.duration_s, enabled=self.show_progress)
         self.producer.start()
-        t0 = time.time()
+        self.samplers.append(ProducerProgress(self.producer.progress, self.events))
+        self.samplers[-1].start()
+        t0 = self._producer_t0(progress)
+        progress.t0 = t0
         journal.update(produce_started_at=t0)
         self.injector.start(t0)
         if s.load is not None and t.dashboard_url:
@@ -119,24 +154,54 @@ class Run:
             self.load = start_load(s.load, t.dashboard_url, self.run_dir,
                                    run_duration_s=s.duration_s)
             journal.event("load started", pid=self.load.pid)
-        progress = ProgressLine(self, t0, enabled=self.show_progress)
-        with journal.phase("warmup"):
+        with self._phase("warmup"):
             progress.until(t0 + s.warmup_s, "warmup")
-        with journal.phase("steady"):
+        with self._phase("steady"):
             progress.until(t0 + s.duration_s, "steady")
-        with journal.phase("flush"):  # the producer waits for its last acks
+        with self._phase("flush"):  # the producer waits for its last acks
             progress.until_done(lambda: not self.producer.alive(), "flush",
                                 timeout_s=180)
         self.injector.stop()
         self.injector.heal_all()
-        with journal.phase("drain"):
+        with self._phase("drain"):
             drained = progress.until_done(self._drained, "drain",
                                           timeout_s=s.drain_timeout_s)
-            journal.event("drain", complete=drained, lag=self.lag.latest_total
-                          if self.lag else None)
+            lag = self.lag.latest_total if self.lag else None
+            journal.update(drain={"complete": drained, "undrained": lag,
+                                  "processed_offsets": self.lag.processed if self.lag else {}})
+            journal.event("drain", complete=drained, lag=lag)
         self.processor.stop()
-        with journal.phase("export"):
+        with self._phase("export"):
             self._export()
+
+    def _producer_t0(self, progress: ProgressLine) -> float:
+        """The producer's schedule origin, once it has connected and announced it."""
+        started = self.run_dir / STARTED_FILE
+        assert self.producer is not None
+        progress.until_done(lambda: started.exists() or not self.producer.alive(),
+                            "start", timeout_s=PRODUCER_START_TIMEOUT_S)
+        if not started.exists():
+            tail = "\n".join(log_tail(self.producer.log, 20))
+            raise RuntimeError(f"the producer did not start sending within "
+                               f"{PRODUCER_START_TIMEOUT_S:.0f} s (alive: "
+                               f"{self.producer.alive()}); see {self.producer.log}\n{tail}")
+        return float(json.loads(started.read_text())["t0"])
+
+    def _steady_before_chaos(self) -> bool:
+        """Asked by the fault schedule right before the first fault."""
+        s = self.scenario
+        self.baseline = steady_state.check(
+            steady_state.SteadyStateRule(), now=time.time(),
+            produce_started_at=self.injector.t0 if self.injector else time.time(),
+            rate_eps=s.producer.rate_at(time.time() - (self.injector.t0 if self.injector
+                                                       else time.time())),
+            trigger_s=s.stack.trigger_ms / 1000,
+            lag_history=list(self.lag.history) if self.lag else [],
+            progress_file=self.run_dir / "spark_progress.jsonl")
+        self.journal.update(steady_state=self.baseline)
+        if not self.baseline["passed"]:
+            self.log(f"invalid baseline: {self.baseline['why']}")
+        return bool(self.baseline["passed"])
 
     def _drained(self) -> bool:
         return bool(self.lag and self.lag.latest_total == 0 and self.processor
@@ -151,7 +216,8 @@ class Run:
         return {"topic": self.topic, "detectors": detectors, "detector": primary,
                 "target": self.target.describe() if self.target else {},
                 "partitions": s.stack.partitions, "workers": s.stack.workers,
-                "worker_cores": s.stack.worker_cores, "trigger_ms": s.stack.trigger_ms}
+                "worker_cores": s.stack.worker_cores, "trigger_ms": s.stack.trigger_ms,
+                "sink_mode": s.stack.sink.mode}
 
     def _processor_args(self) -> list[str]:
         s, t = self.scenario.stack, self.target
@@ -162,6 +228,7 @@ class Run:
                 "--checkpoint", str(self.run_dir / "checkpoint"),
                 "--progress", str(self.run_dir / "spark_progress.jsonl"),
                 "--detector", primary, "--threshold", str(s.threshold),
+                "--sink-mode", s.sink.mode,
                 "--trigger-ms", str(s.trigger_ms),
                 "--shuffle-partitions", str(s.effective_shuffle_partitions),
                 "--cores-max", str(s.workers * s.worker_cores)]
@@ -187,13 +254,17 @@ class Run:
         return args
 
     def _start_samplers(self) -> None:
-        t = self.target
+        t, s = self.target, self.scenario
         assert t is not None and self.processor is not None
         self.lag = LagSampler(self.run_dir / "lag.csv", t.admin_bootstrap, self.topic,
-                              self.run_dir / "spark_progress.jsonl")
+                              self.run_dir / "spark_progress.jsonl", events=self.events)
         self.samplers = [self.lag, ResourceSampler(self.run_dir / "resources.csv", self._pids)]
         if t.dashboard_url:
-            self.samplers.append(FreshnessProbe(self.run_dir / "probe.csv", t.dashboard_url))
+            probe = VisibilityProbe(self.run_dir / "probe.csv", t.dashboard_url,
+                                    t.admin_bootstrap, self.topic,
+                                    rate_eps=s.producer.peak_rate_eps())
+            self.journal.update(probe=probe.settings())
+            self.samplers.append(probe)
         for sampler in self.samplers:
             sampler.start()
 
@@ -208,9 +279,12 @@ class Run:
 
     def _export(self) -> None:
         assert self.target is not None
+        if not (self.run_dir / LEDGER_FILE).exists():  # a killed producer merged nothing
+            merge_ledger(self.run_dir)
         counts = store.export(self.target.admin_mongo_uri, self.run_dir)
         self.exported = True
-        self.journal.event("exported", **counts)
+        topic = export_topic(self.target.admin_bootstrap, self.topic, self.run_dir)
+        self.journal.event("exported", **counts, topic_end_offsets=topic)
 
     def _cleanup(self) -> None:
         steps: list[tuple[str, Callable[[], Any]]] = [
@@ -220,6 +294,7 @@ class Run:
             ("stop producer", lambda: self.producer and self.producer.interrupt(60)),
             ("stop processor", lambda: self.processor and self.processor.stop()),
             ("stop samplers", lambda: [s.stop() for s in self.samplers]),
+            ("note probe", lambda: self.samplers and self._note_probe()),
             ("export", lambda: self.exported or (self.target and self._export())),
         ]
         if self.owns_target:
@@ -231,8 +306,14 @@ class Run:
                 self.log(f"cleanup: {what} failed: {type(exc).__name__}: {exc}")
                 self.journal.event("cleanup failed", step=what, error=str(exc))
 
+    def _note_probe(self) -> None:
+        for sampler in self.samplers:
+            if isinstance(sampler, VisibilityProbe):
+                self.journal.update(probe=sampler.settings())
+
     def _report(self, status: str) -> RunOutcome:
-        code = {"completed": EXIT_OK, "interrupted": EXIT_INTERRUPTED}.get(status, EXIT_FAILED)
+        code = {"completed": EXIT_OK, "interrupted": EXIT_INTERRUPTED,
+                "invalid-baseline": EXIT_INVALID_BASELINE}.get(status, EXIT_FAILED)
         try:
             from reports import build_report
 
@@ -241,15 +322,25 @@ class Run:
             self.log(f"report failed: {type(exc).__name__}: {exc}")
             return RunOutcome(self.run_dir, status, code if code else EXIT_FAILED)
         data = results.data if hasattr(results, "data") else dict(results)
-        failed = [slo["name"] for slo in data.get("slo", []) if not slo.get("passed")]
-        self.journal.update(slo=data.get("slo", []))
+        checks = [*data.get("slo", []), *data.get("expectations", [])]
+        failed = [check["name"] for check in checks if not check.get("passed")]
+        self.journal.update(slo=data.get("slo", []), expectations=data.get("expectations", []))
         if code == EXIT_OK and failed:
             code = EXIT_SLO_FAILED
         self.log(f"report: {self.run_dir / 'report.html'}")
-        for slo in data.get("slo", []):
-            self.log(f"  SLO {'PASS' if slo.get('passed') else 'FAIL'} {slo.get('name')}: "
-                     f"{slo.get('value')} {slo.get('op')} {slo.get('threshold')}")
+        for kind, entries in (("SLO", data.get("slo", [])),
+                              ("EXPECT", data.get("expectations", []))):
+            for check in entries:
+                self.log(f"  {kind} {'PASS' if check.get('passed') else 'FAIL'} "
+                         f"{check.get('name')}: {check.get('value')} {check.get('op')} "
+                         f"{check.get('threshold')}")
+        if status == "invalid-baseline" and self.baseline:
+            self.log(f"  INVALID BASELINE: {self.baseline['why']}")
         return RunOutcome(self.run_dir, status, code, failed, data)
+
+
+def _no_restart() -> None:
+    """Process faults never restart the producer (the scenario model refuses it)."""
 
 
 def run_file(path: Path, runs_root: Path = Path("runs")) -> int:

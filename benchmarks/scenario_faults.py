@@ -25,7 +25,7 @@ LinkName = Literal["producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mo
 ToxicName = Literal[
     "latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data", "down"
 ]
-ProcessName = Literal["kafka", "spark-driver", "spark-worker", "mongo"]
+ProcessName = Literal["kafka", "spark-driver", "spark-worker", "mongo", "producer"]
 ProcessAction = Literal["kill", "pause", "restart"]
 TOXICS: tuple[str, ...] = get_args(ToxicName)
 
@@ -269,6 +269,10 @@ class ProcessFault(FaultTiming):
                 f"restart_after_s ({self.restart_after_s:g}) must not exceed "
                 f"duration_s ({self.duration_s:g}): the restart happens inside the window"
             )
+        if self.process == "producer" and (self.action == "restart"
+                                           or self.restart_after_s is not None):
+            raise ValueError("the producer can be killed or paused, not restarted: a second "
+                             "producer would start the schedule (and its event ids) again")
         provider = context_value(info, "provider")
         if provider == "external" and self.process not in EXTERNAL_PROCESSES:
             raise ValueError(

@@ -89,6 +89,16 @@ class ExternalEndpoints(Strict):
         return ExternalEndpoints(**values)
 
 
+class Sink(Strict):
+    """How the processor writes to MongoDB."""
+
+    mode: Literal["idempotent", "append"] = Field(
+        "idempotent", description="idempotent: _id = event_id, a replayed micro-batch changes "
+        "nothing; append: the seed's plain inserts, so a replay stores events twice (the "
+        "history checker reports storage_duplicates).",
+    )
+
+
 def memory_mb(text: str) -> int:
     number, unit = int(text[:-1]), text[-1].lower()
     return number * {"k": 1, "m": 1024, "g": 1024**2, "t": 1024**3}[unit] // 1024
@@ -121,6 +131,7 @@ class Stack(Strict):
     threshold: float = Field(
         35.0, description="Temperature (°C) above which the threshold detector flags a reading."
     )
+    sink: Sink = Field(default_factory=Sink, description="The processor's Mongo writes.")
     external: ExternalEndpoints | None = Field(
         None, description="Addresses of an external cluster (provider: external only)."
     )

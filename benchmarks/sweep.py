@@ -4,11 +4,10 @@ A sweep runs every matrix point × repetition. Points that share a stack setting
 workers, cores, memory, provider) share one stack; the partition count is per run (each run
 has its own topic). ``sweep.json`` lists every run; reports aggregate it.
 
-Capacity (as in Theodolite) searches the highest sustainable producer rate: a probe run is
-sustainable when consumer lag has no upward trend after warm-up (slope ≤ a share of the
-rate), p99 event-time latency stays under a bound, and the producer really reached the rate
-(achieved ≥ 95 % of target, publish delay p99 under a bound) — so the search never settles
-on a rate the generator could not produce. Doubling until a probe fails, then bisection.
+Capacity (as in Theodolite) searches the highest sustainable producer rate, judging each
+probe run by the one sustainability rule of :mod:`reports.sustainability` (lag trend,
+achieved rate, censored p99, zero loss of every class, every SLO met), repeating each rate,
+doubling until a rate fails, then bisecting.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,62 +102,57 @@ def sweep_file(path: Path, root: Path = Path("sweeps")) -> int:
 
 # ---------------------------------------------------------------- capacity
 
-@dataclass(frozen=True)
-class Sustainability:
-    lag_slope_share: float = 0.01
-    """Lag slope after warm-up may be at most this share of the rate (events/s per s)."""
-    p99_bound_ms: float = 10_000
-    achieved_min: float = 0.95
-    publish_delay_p99_ms: float = 1_000
-
-    def judge(self, rate: float, results: dict[str, Any]) -> tuple[bool, str]:
-        lag = (results.get("lag") or {}).get("slope_eps")
-        p99 = ((results.get("latency_ms") or {}).get("e2e") or {}).get("p99")
-        achieved = (results.get("throughput") or {}).get("achieved_ratio")
-        publish = (((results.get("latency_ms") or {}).get("hops") or {})
-                   .get("publish_delay") or {}).get("p99")
-        reasons = []
-        if lag is None or lag > max(1.0, self.lag_slope_share * rate):
-            reasons.append(f"lag slope {lag} events/s > {self.lag_slope_share:.0%} of rate")
-        if p99 is None or p99 > self.p99_bound_ms:
-            reasons.append(f"e2e p99 {p99} ms > {self.p99_bound_ms:g} ms")
-        if achieved is None or achieved < self.achieved_min:
-            reasons.append(f"achieved {achieved} < {self.achieved_min:.0%} of target "
-                           "(generator or pipeline saturated)")
-        if publish is None or publish > self.publish_delay_p99_ms:
-            reasons.append(f"publish delay p99 {publish} ms > {self.publish_delay_p99_ms:g}")
-        return not reasons, "; ".join(reasons) or "sustainable"
+MIN_REPETITIONS = 3
+"""A rate counts as sustainable only when this many probes at it all passed."""
 
 
 def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float | None = None,
-                  max_eps: float = 50_000, precision: float = 0.1) -> int:
-    """Doubling then bisection over ``producer.rate_eps``; every probe is a run."""
+                  max_eps: float = 50_000, precision: float = 0.1,
+                  repetitions: int = MIN_REPETITIONS) -> int:
+    """Doubling then bisection over ``producer.rate_eps``; every probe is a run.
+
+    A rate is probed up to ``repetitions`` times and passes only if every probe passes (the
+    first failing probe settles it). Every probe is judged by the one sustainability rule
+    (:mod:`reports.sustainability`, the same the run and sweep reports use); the capacity is
+    the highest rate below which every probed rate passed, so it never rests on a lucky
+    probe above a failed one.
+    """
+    from reports.sustainability import RULE, capacity_of, judge_results
+
     from benchmarks.scenario import load_scenario
 
     base = load_scenario(path)
-    rule = Sustainability()
     sweep = Sweep(root, f"capacity-{base.name}")
     probes: list[dict[str, Any]] = []
     low, high = 0.0, None
     rate = start_eps or base.producer.peak_rate_eps() or 100.0
 
-    def probe(rate_eps: float) -> bool:
+    def save() -> None:
+        (sweep.dir / "capacity.json").write_text(json.dumps(
+            {"rule": RULE.describe(), "repetitions": repetitions, "probes": probes,
+             "capacity_eps": capacity_of(probes)}, indent=2, default=str))
+
+    def rate_passes(rate_eps: float) -> bool:
         scenario = base.model_copy(update={"producer": base.producer.model_copy(
             update={"rate_eps": rate_eps, "profile": None})})
-        outcome = sweep.run(scenario, {"producer.rate_eps": rate_eps}, 0)
-        ok, why = rule.judge(rate_eps, outcome.results or {})
-        ok = ok and outcome.status == "completed"
-        probes.append({"rate_eps": rate_eps, "sustainable": ok, "why": why,
-                       "run_dir": outcome.run_dir.name})
-        (sweep.dir / "capacity.json").write_text(json.dumps(
-            {"rule": rule.__dict__, "probes": probes, "capacity_eps": low or None}, indent=2))
-        print(f"probe {rate_eps:,.0f} events/s: {'sustainable' if ok else 'NOT sustainable'}"
-              f" ({why})")
-        return ok
+        for repetition in range(repetitions):
+            outcome = sweep.run(scenario, {"producer.rate_eps": rate_eps}, repetition)
+            verdict = judge_results(outcome.results or {}, rate_eps,
+                                    run_status=outcome.status)
+            probes.append({"rate_eps": rate_eps, "repetition": repetition,
+                           "sustainable": verdict["sustainable"], "why": verdict["why"],
+                           "evidence": verdict, "run_dir": outcome.run_dir.name})
+            save()
+            print(f"probe {rate_eps:,.0f} events/s #{repetition + 1}: "
+                  f"{'sustainable' if verdict['sustainable'] else 'NOT sustainable'}"
+                  f" ({verdict['why']})")
+            if not verdict["sustainable"]:
+                return False
+        return True
 
     try:
         while high is None and rate <= max_eps:  # doubling
-            if probe(rate):
+            if rate_passes(rate):
                 low, rate = rate, rate * 2
             else:
                 high = rate
@@ -167,7 +160,7 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
             mid = round((low + high) / 2)
             if mid in (low, high):
                 break
-            if probe(mid):
+            if rate_passes(mid):
                 low = mid
             else:
                 high = mid
@@ -175,9 +168,10 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
         return EXIT_INTERRUPTED
     finally:
         sweep.close()
-    (sweep.dir / "capacity.json").write_text(json.dumps(
-        {"rule": rule.__dict__, "probes": probes, "capacity_eps": low or None}, indent=2))
-    print(f"capacity: {low:,.0f} events/s (highest sustainable; first unsustainable: "
+        save()
+    capacity = capacity_of(probes)
+    print(f"capacity: {capacity or 0:,.0f} events/s (highest rate below which every probe "
+          f"passed, {repetitions} probes a rate; first unsustainable: "
           f"{high if high is not None else f'> {max_eps:,.0f}'})")
     sweep.report()
-    return EXIT_OK if low else EXIT_SLO_FAILED
+    return EXIT_OK if capacity else EXIT_SLO_FAILED

@@ -118,7 +118,22 @@ class Producer:
     def _run_here(self, job: SenderJob, on_progress: ProgressCallback | None) -> dict[str, Any]:
         sender = Sender(job, self._stop, on_progress)
         sender.start()
-        return sender.run(sender.clock.now() + START_MARGIN_S)
+        t0 = sender.clock.now() + START_MARGIN_S
+        announce_start(job.run_dir, t0)
+        return sender.run(t0)
+
+
+STARTED_FILE = "produce-started.json"
+
+
+def announce_start(run_dir: Path, t0: float) -> None:
+    """Write the schedule's origin (epoch s) once every client is connected: the harness
+    counts warm-up and fault times from it, so they share the producer's clock origin."""
+    import json
+
+    tmp = Path(run_dir) / f".{STARTED_FILE}.tmp"
+    tmp.write_text(json.dumps({"t0": t0}))
+    os.replace(tmp, Path(run_dir) / STARTED_FILE)
 
 
 # ---------------------------------------------------------------------- worker processes
@@ -184,6 +199,7 @@ def _run_workers(job: SenderJob, processes: int, stop: StopFlag,
                 ready.add(worker_index)
                 if len(ready) == processes and not stop.is_set():
                     t0_value.value = time.time() + START_MARGIN_S
+                    announce_start(job.run_dir, t0_value.value)
                     go.set()
             elif kind == "progress":
                 progress[worker_index] = payload

@@ -1,0 +1,87 @@
+"""Steady state before chaos (Chaos Toolkit's steady-state hypothesis).
+
+Right before the first fault fires, the runner asks whether the pipeline has settled; a fault
+injected into a pipeline still starting up (or already falling behind) measures nothing about
+the fault, so such a run ends with status ``invalid-baseline``, applies no fault, and fails.
+
+Settled means, over the last ``window_s`` seconds of producing (or all of them, if fewer):
+
+- Spark committed at least ``min_batches`` micro-batches that read input;
+- consumer lag has no strong upward trend: least-squares slope ≤ ``slope_share`` of the rate
+  (loose on purpose — a 10 s window of a trigger's sawtooth is noisy; the report's
+  sustainability rule is the strict one);
+- lag is bounded: the newest total ≤ rate × (trigger interval + ``lag_slack_s``);
+- batches are short: the newest one took ≤ trigger interval + ``batch_slack_s``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from reports.stats import linear_slope
+
+
+@dataclass(frozen=True)
+class SteadyStateRule:
+    window_s: float = 10.0
+    min_batches: int = 2
+    slope_share: float = 0.10
+    lag_slack_s: float = 5.0
+    batch_slack_s: float = 5.0
+
+
+def _batches(progress_file: Path, since: float) -> list[dict[str, Any]]:
+    """Progress of the batches that read input and ended after ``since`` (epoch s)."""
+    from datetime import datetime
+
+    batches = []
+    try:
+        lines = progress_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        try:
+            progress = json.loads(line)
+            ended = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError):
+            continue
+        if (progress.get("numInputRows") or 0) > 0 and ended.timestamp() >= since:
+            batches.append(progress)
+    return batches
+
+
+def check(rule: SteadyStateRule, *, now: float, produce_started_at: float, rate_eps: float,
+          trigger_s: float, lag_history: list[tuple[float, int]],
+          progress_file: Path) -> dict[str, Any]:
+    """The verdict, with every figure it used (for the journal)."""
+    since = max(produce_started_at, now - rule.window_s)
+    batches = _batches(progress_file, since)
+    lag = [(ts, total) for ts, total in lag_history if ts >= since]
+    slope = linear_slope([ts for ts, _ in lag], [total for _, total in lag]) if lag else None
+    latest_lag = lag[-1][1] if lag else None
+    last_batch_ms = ((batches[-1].get("durationMs") or {}).get("triggerExecution")
+                     if batches else None)
+    slope_limit = max(1.0, rule.slope_share * rate_eps)
+    lag_limit = rate_eps * (trigger_s + rule.lag_slack_s)
+    batch_limit_ms = (trigger_s + rule.batch_slack_s) * 1000
+    why = []
+    if len(batches) < rule.min_batches:
+        why.append(f"{len(batches)} micro-batch(es) with input in the last "
+                   f"{now - since:.1f} s < {rule.min_batches}")
+    if slope is None:
+        why.append("no lag sample yet")
+    elif slope > slope_limit:
+        why.append(f"lag rising {slope:,.1f} events/s > {slope_limit:,.1f}")
+    if latest_lag is not None and latest_lag > lag_limit:
+        why.append(f"lag {latest_lag:,} > {lag_limit:,.0f}")
+    if last_batch_ms is not None and last_batch_ms > batch_limit_ms:
+        why.append(f"last batch took {last_batch_ms:,} ms > {batch_limit_ms:,.0f}")
+    return {"checked_at": now, "window_s": now - since, "passed": not why,
+            "why": "; ".join(why) or "settled", "batches": len(batches),
+            "lag_slope_eps": slope, "lag_slope_limit_eps": slope_limit,
+            "latest_lag": latest_lag, "lag_limit": lag_limit,
+            "last_batch_ms": last_batch_ms, "batch_limit_ms": batch_limit_ms,
+            "rule": asdict(rule)}

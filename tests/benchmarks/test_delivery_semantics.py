@@ -1,0 +1,124 @@
+"""Each check of the history checker fires when a run really breaks what it checks, on the
+real stack: the naive sink stores a replayed micro-batch twice, the idempotent one does not;
+fire-and-forget sends lost to reset connections are reported lost in Kafka; Mongo latency
+shows up in the hop it belongs to; a fault before the pipeline settled invalidates the run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from benchmarks.provider import Target, native_target
+from benchmarks.runner import EXIT_INVALID_BASELINE, Run
+from benchmarks.scenario import parse_scenario
+from system.stack.native import NativeStack
+
+
+@pytest.fixture()
+def target(healed: NativeStack) -> Target:
+    return native_target(healed, started_here=False)
+
+
+def _run(target: Target, tmp_path: Path, **overrides: Any):
+    data: dict[str, Any] = {
+        "name": "delivery", "seed": 3, "duration_s": 30, "warmup_s": 8, "drain_timeout_s": 60,
+        "stack": {"partitions": 2, "workers": 1, "trigger_ms": 500},
+        "producer": {"devices": 6, "rate_eps": 200},
+    }
+    data.update(overrides)
+    return Run(parse_scenario(data), tmp_path, target=target, show_progress=False).execute()
+
+
+DRIVER_KILL = [
+    # Slow Mongo writes keep a micro-batch in flight nearly all the time (trigger 0: batches
+    # back to back), so the kill lands after some of the batch was written and before Spark
+    # committed it: the restarted driver replays it.
+    {"at_s": 12, "duration_s": 10, "link": "spark-mongo", "toxic": "latency",
+     "attributes": {"latency": 200}},
+    {"at_s": 16, "process": "spark-driver", "action": "kill", "restart_after_s": 2,
+     "duration_s": 8},
+]
+
+
+@pytest.mark.parametrize("mode", ["append", "idempotent"])
+def test_driver_kill_stores_twice_only_with_the_naive_sink(target: Target, tmp_path: Path,
+                                                           mode: str) -> None:
+    outcome = _run(target, tmp_path, faults=DRIVER_KILL,
+                   stack={"partitions": 2, "workers": 1, "trigger_ms": 0,
+                          "sink": {"mode": mode}})
+    assert outcome.status == "completed", outcome
+    integrity = outcome.results["integrity"]
+    assert integrity["lost"] == 0
+    stored = pd.read_parquet(outcome.run_dir / "stored.parquet")
+    copies = stored.event_id.value_counts()
+    if mode == "append":
+        assert integrity["storage_duplicates"] > 0, integrity
+        assert integrity["storage_duplicates"] == int((copies > 1).sum())
+        assert integrity["examples"]["storage_duplicates"]
+    else:
+        assert integrity["storage_duplicates"] == 0 and copies.max() == 1
+    print(f"\n{mode}: storage_duplicates={integrity['storage_duplicates']} "
+          f"replayed_writes={integrity['replayed_writes']}")
+
+
+def test_fire_and_forget_losses_are_reported_lost_in_kafka(target: Target,
+                                                          tmp_path: Path) -> None:
+    outcome = _run(target, tmp_path, duration_s=35,
+                   producer={"devices": 6, "rate_eps": 800, "acks": 0, "idempotence": False},
+                   faults=[{"at_s": 12, "duration_s": 12, "link": "producer-kafka",
+                            "toxic": "reset_peer", "attributes": {"timeout": 200}}])
+    assert outcome.status == "completed", outcome
+    integrity = outcome.results["integrity"]
+    ledger = pd.read_parquet(outcome.run_dir / "ledger.parquet")
+    topic = pd.read_parquet(outcome.run_dir / "topic.parquet")
+    missing = set(ledger.loc[ledger.ack_ts.notna(), "event_id"]) - set(topic.event_id)
+    # The checker's figure is the recount from the raw files, whatever the toxic did.
+    assert integrity["lost_in_kafka"] == len(missing)
+    if not missing:
+        pytest.skip(f"no record was in flight on a reset connection this time "
+                    f"(acked {integrity['acked']}, on the topic {len(topic)})")
+    assert set(integrity["examples"]["lost_in_kafka"]) <= missing
+
+
+def test_mongo_latency_lands_in_the_processing_to_stored_hop(target: Target,
+                                                             tmp_path: Path) -> None:
+    outcome = _run(target, tmp_path, duration_s=40, faults=[{
+        "at_s": 18, "duration_s": 15, "link": "spark-mongo", "toxic": "latency",
+        "attributes": {"latency": 300}}])
+    assert outcome.status == "completed", outcome
+    journal = json.loads((outcome.run_dir / "journal.json").read_text())
+    (fault,) = journal["faults"]
+    ledger = pd.read_parquet(outcome.run_dir / "ledger.parquet")
+    stored = pd.read_parquet(outcome.run_dir / "stored.parquet")
+    events = ledger.merge(stored, on="event_id")
+    events["to_stored"] = events.stored_ts - events.processing_start_ts
+    events["to_processing"] = events.processing_start_ts - events.kafka_ts
+    inside = events[(events.processing_start_ts > fault["applied_at"] + 2)
+                    & (events.processing_start_ts < fault["heal_started_at"] - 1)]
+    before = events[(events.scheduled_ts > journal["produce_started_at"] + 8)
+                    & (events.processing_start_ts < fault["applied_at"])]
+    assert len(inside) > 300 and len(before) > 300
+    rise_stored = inside.to_stored.median() - before.to_stored.median()
+    rise_processing = inside.to_processing.median() - before.to_processing.median()
+    print(f"\nprocessing_to_stored +{rise_stored * 1000:.0f} ms, "
+          f"append_to_processing +{rise_processing * 1000:.0f} ms")
+    assert rise_stored >= 0.25
+    assert rise_processing < rise_stored / 2
+    assert (events.stored_ts >= events.processing_start_ts).all()
+
+
+def test_a_fault_before_the_baseline_settles_invalidates_the_run(target: Target,
+                                                                 tmp_path: Path) -> None:
+    outcome = _run(target, tmp_path, duration_s=15, warmup_s=1, faults=[{
+        "at_s": 2, "duration_s": 5, "link": "spark-kafka", "toxic": "latency",
+        "attributes": {"latency": 100}}])
+    assert outcome.status == "invalid-baseline"
+    assert outcome.exit_code == EXIT_INVALID_BASELINE != 0
+    journal = json.loads((outcome.run_dir / "journal.json").read_text())
+    assert journal["steady_state"]["passed"] is False and journal["steady_state"]["why"]
+    assert journal["faults"] == [], "no fault may be applied on an unsettled baseline"
+    assert outcome.results["run"]["status"] == "invalid-baseline"
