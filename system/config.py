@@ -62,6 +62,8 @@ class Ports:
     """Worker *i* serves its UI on ``spark_worker_ui_base + i``."""
     dashboard: int = 5000
     locust_ui: int = 8089
+    postgres: int = 15432
+    """The private PostgreSQL cluster behind FerretDB (``stack.mongo: ferretdb-postgres``)."""
 
     @classmethod
     def from_env(cls, offset: int | None = None) -> Ports:
