@@ -34,6 +34,14 @@ SERVICE_USER = "postgres"
 SUPERUSER = "ferretdb"
 DATABASE = "postgres"
 """FerretDB keeps one schema per Mongo database inside this PostgreSQL database."""
+FERRETDB_POOL = 100
+"""FerretDB v1.24.2 holds one pooled connection per statement of an update command until the
+command ends (``defer closer.Close()`` inside the statement loop of
+``internal/handler/msg_update.go``), so a command of >= pool-size matching statements waits
+forever. Its PostgreSQL pool defaults to 50 (``metadata/pool/uri.go``); 100 is what its SQLite
+pool has (``SetMaxOpenConns(100)``), so both backends take the same update batches."""
+MAX_CONNECTIONS = FERRETDB_POOL + 50
+"""Room for the pool, pg_isready and a psql of someone looking."""
 
 
 def bindir() -> Path | None:
@@ -96,13 +104,14 @@ class PostgresCluster:
 
     def url(self) -> str:
         """FerretDB's PostgreSQL URL, without the password (it reads that from a file)."""
-        return f"postgres://{SUPERUSER}@{HOST}:{self.port}/{DATABASE}"
+        return (f"postgres://{SUPERUSER}@{HOST}:{self.port}/{DATABASE}"
+                f"?pool_max_conns={FERRETDB_POOL}")
 
     def command(self) -> list[str]:
         """The server in the foreground, so its pid is the postmaster's."""
         return [str(require_bindir() / "postgres"), "-D", str(self.data_dir),
                 "-p", str(self.port), "-c", f"listen_addresses={HOST}",
-                "-c", "unix_socket_directories="]
+                "-c", "unix_socket_directories=", "-c", f"max_connections={MAX_CONNECTIONS}"]
 
     def ready(self) -> WaitStrategy:
         isready = [str(require_bindir() / "pg_isready"), "-q", "-h", HOST, "-p", str(self.port),
