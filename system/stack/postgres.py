@@ -12,6 +12,7 @@ PostgreSQL refuses to run as root, so when we are root initdb and the server run
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -47,8 +48,11 @@ MAX_CONNECTIONS = FERRETDB_POOL + 50
 def bindir() -> Path | None:
     """The folder with initdb, postgres and pg_isready, or None when PostgreSQL is missing.
 
-    Debian keeps the server binaries off PATH, so look on PATH, then at ``pg_config
-    --bindir``, then at the newest ``/usr/lib/postgresql/*/bin``."""
+    ``IOTBENCH_POSTGRES_BINDIR`` names it when set (and is then the only place looked at).
+    Otherwise, as Debian keeps the server binaries off PATH: PATH, then ``pg_config
+    --bindir``, then the newest ``/usr/lib/postgresql/*/bin``."""
+    if chosen := os.environ.get("IOTBENCH_POSTGRES_BINDIR"):
+        return _complete(Path(chosen))
     candidates: list[Path] = []
     if on_path := shutil.which("initdb"):
         candidates.append(Path(on_path).parent)
@@ -59,10 +63,12 @@ def bindir() -> Path | None:
             candidates.append(Path(out.stdout.strip()))
     candidates += sorted((Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")),
                          key=lambda p: _version_key(p.parent.name), reverse=True)
-    for folder in candidates:
-        if all((folder / tool).is_file() for tool in ("initdb", "postgres", "pg_isready")):
-            return folder
-    return None
+    return next((folder for folder in candidates if _complete(folder)), None)
+
+
+def _complete(folder: Path) -> Path | None:
+    tools = ("initdb", "postgres", "pg_isready")
+    return folder if all((folder / tool).is_file() for tool in tools) else None
 
 
 def require_bindir() -> Path:
@@ -160,6 +166,8 @@ class PostgresCluster:
     def purge(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.password_file.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # only when nothing else is kept there
+            self.password_file.parent.rmdir()
 
     def _user(self) -> pwd.struct_passwd | None:
         if self.run_as is None:
