@@ -48,10 +48,13 @@ def missing(backend: str, cache: Path) -> list[str]:
     return gaps
 
 
-def check_installed(backend: str, cache: Path) -> None:
+def preflight(backend: str, cache: Path, home: Path, ports: Ports) -> None:
+    """Everything this backend needs, checked before any service starts."""
     gaps = missing(backend, cache)
     if gaps:
         raise MissingPrerequisite(f"stack.mongo: {backend} needs: " + "; ".join(gaps))
+    if backend == "ferretdb-postgres":
+        cluster(home, ports).check()
 
 
 def cluster(home: Path, ports: Ports) -> postgres.PostgresCluster:

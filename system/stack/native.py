@@ -214,7 +214,7 @@ class NativeStack:
             "Toxiproxy server": toxiproxy_binary(self.cache),
         }
         missing = [f"{what} ({path})" for what, path in needed.items() if not path.exists()]
-        mongo_backend.check_installed(self.config.mongo, self.cache)
+        mongo_backend.preflight(self.config.mongo, self.cache, self.home, self.ports)
         if missing:
             raise SetupError("not installed: " + "; ".join(missing)
                              + ".\nHint: run `iotbench setup` (idempotent; cache: "

@@ -128,6 +128,13 @@ class PostgresCluster:
 
     # ------------------------------------------------------------------ one-time set-up
 
+    def check(self) -> None:
+        """Before anything starts: installed, and (as root) its user can reach the folder."""
+        require_bindir()
+        user = self._user()
+        if user is not None:
+            _check_reachable(self.folder, user)
+
     def prepare(self) -> None:
         """initdb the cluster on first use (password generated then); later calls reuse it."""
         bins = require_bindir()
@@ -142,8 +149,8 @@ class PostgresCluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
         if user is not None:
-            os.chown(self.folder, user.pw_uid, user.pw_gid)
             _check_reachable(self.folder, user)
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
         password = secrets.token_urlsafe(24)
         self._write_secret(password)
         # initdb reads the password from a file the cluster's user owns; removed right after.
@@ -206,8 +213,10 @@ def _write_private(path: Path, text: str, owner: pwd.struct_passwd | None) -> No
 
 def _check_reachable(folder: Path, user: pwd.struct_passwd) -> None:
     """PostgreSQL opens its data dir by path as ``user``: every parent must let it pass."""
-    groups = {g for g in os.getgrouplist(user.pw_name, user.pw_gid)}
+    groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
     for parent in folder.resolve().parents:
+        if not parent.exists():  # we create it, mode 0755 under the usual umask
+            continue
         st = parent.stat()
         if st.st_uid == user.pw_uid:
             allowed = st.st_mode & stat.S_IXUSR

@@ -73,7 +73,8 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _command(backend: str, port: int, home: Path, pg_stack: Iterator) -> list[str]:
+def _command(backend: str, port: int, home: Path, pg_stack: Iterator,
+             ferretdb_pool_default: bool) -> list[str]:
     if backend == "mongod":
         (home / "db").mkdir()
         return [str(shutil.which("mongod")), "--bind_ip", "127.0.0.1", "--port", str(port),
@@ -83,7 +84,8 @@ def _command(backend: str, port: int, home: Path, pg_stack: Iterator) -> list[st
     if backend == "sqlite":
         return [binary, *listen, "-handler", "sqlite", "-sqlite-dir", str(home / "data")]
     cluster = next(pg_stack)
-    return [binary, *listen, "-handler", "postgresql", "-postgresql-url", cluster.url(),
+    url = cluster.url().split("?")[0] if ferretdb_pool_default else cluster.url()
+    return [binary, *listen, "-handler", "postgresql", "-postgresql-url", url,
             "-postgresql-password-file", str(cluster.password_file)]
 
 
@@ -95,7 +97,7 @@ def server(backend: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _serve(backend: str) -> Iterator[str]:
+def _serve(backend: str, *, ferretdb_pool_default: bool = False) -> Iterator[str]:
     # Not pytest's tmp_path: that is mode 0700 under root, and PostgreSQL runs as `postgres`.
     home = Path(tempfile.mkdtemp(prefix=f"iotbench-test-{backend}-"))
     home.chmod(0o755)
@@ -104,7 +106,8 @@ def _serve(backend: str) -> Iterator[str]:
     log = home / "server.log"
     try:
         with log.open("wb") as out:
-            proc = subprocess.Popen(_command(backend, port, home, pg_stack),
+            proc = subprocess.Popen(_command(backend, port, home, pg_stack,
+                                             ferretdb_pool_default),
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
         try:
@@ -305,6 +308,23 @@ def test_scope_of_the_update_hang(backend: str) -> None:
             client.close()
     # SQLite keeps a pool per database file; FerretDB's PostgreSQL pool serves all of them.
     assert still_answers == (backend == "sqlite")
+
+
+def test_ferretdb_default_postgresql_pool_hangs_at_50(backend: str) -> None:
+    """Why the stack's URL sets pool_max_conns=100: without it 50 statements hang."""
+    if backend != "postgresql":
+        pytest.skip("FerretDB's PostgreSQL pool only")
+    with _serve(backend, ferretdb_pool_default=True) as uri:
+        client: MongoClient = MongoClient(uri, socketTimeoutMS=3_000)
+        try:
+            events = client.pool.events
+            events.insert_many([{"_id": f"e{i}"} for i in range(50)])
+            ops = [UpdateOne({"_id": f"e{i}"}, {"$set": {"seen": True}}) for i in range(50)]
+            assert events.bulk_write(ops[:49]).matched_count == 49
+            with pytest.raises(NetworkTimeout):
+                events.bulk_write(ops)
+        finally:
+            client.close()
 
 
 def _answers(call: Callable[[], bool]) -> bool:

@@ -177,3 +177,17 @@ def _mentions(pid: int, folder: Path) -> bool:
 
 def _processes_mentioning(folder: Path) -> list[int]:
     return [p.pid for p in psutil.process_iter() if _alive(p.pid) and _mentions(p.pid, folder)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the cluster to another user")
+def test_state_the_postgres_user_cannot_reach_is_refused_before_anything_starts(
+        state: Path) -> None:
+    private = state / "private"
+    private.mkdir(mode=0o700)
+    up = _iotbench(private, "stack", "up", "--mongo", "ferretdb-postgres", "--no-dashboard",
+                   timeout=60)
+    assert up.returncode == 2, up.stdout + up.stderr
+    assert f"cannot reach {private}/stack/postgres: {private} is mode drwx------" in up.stderr
+    assert "Hint:" in up.stderr
+    assert not (private / "stack").exists()
+    assert not _processes_mentioning(state)
