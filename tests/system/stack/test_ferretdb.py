@@ -8,60 +8,21 @@ Checks the behaviours the pipeline relies on, and pins FerretDB v1.24.2's defect
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, NetworkTimeout
 
-from system.config import cache_dir
 from system.stack import postgres
-from system.stack.ferretdb import build
-from tests.system.stack.pg_cluster import running_cluster
+from tests.system.stack.wire_servers import serve
 
 BACKENDS = ("sqlite", "postgresql", "mongod")
 
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 20.0
 UTC = dt.timezone.utc
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(proc: subprocess.Popen[bytes], log: Path, uri: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        if _pings(uri):
-            return
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail(f"server did not start (exit {proc.poll()}):\n{log.read_text(errors='replace')}")
-
-
-def _pings(uri: str) -> bool:
-    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=500)
-    try:
-        return bool(client.admin.command("ping").get("ok"))
-    except Exception:  # noqa: BLE001 - not up yet
-        return False
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -73,61 +34,11 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _command(backend: str, port: int, home: Path, pg_stack: Iterator,
-             ferretdb_pool_default: bool) -> list[str]:
-    if backend == "mongod":
-        (home / "db").mkdir()
-        return [str(shutil.which("mongod")), "--bind_ip", "127.0.0.1", "--port", str(port),
-                "--dbpath", str(home / "db"), "--quiet"]
-    binary = str(build(cache_dir()))
-    listen = ["-listen-addr", f"127.0.0.1:{port}", "-log-level", "warn"]
-    if backend == "sqlite":
-        return [binary, *listen, "-handler", "sqlite", "-sqlite-dir", str(home / "data")]
-    cluster = next(pg_stack)
-    url = cluster.url().split("?")[0] if ferretdb_pool_default else cluster.url()
-    return [binary, *listen, "-handler", "postgresql", "-postgresql-url", url,
-            "-postgresql-password-file", str(cluster.password_file)]
-
-
 @pytest.fixture(scope="module")
 def server(backend: str) -> Iterator[str]:
     """A running server; yields its URI and checks that SIGTERM stops it with exit 0."""
-    with _serve(backend) as uri:
+    with serve(backend) as uri:
         yield uri
-
-
-@contextlib.contextmanager
-def _serve(backend: str, *, ferretdb_pool_default: bool = False) -> Iterator[str]:
-    # Not pytest's tmp_path: that is mode 0700 under root, and PostgreSQL runs as `postgres`.
-    home = Path(tempfile.mkdtemp(prefix=f"iotbench-test-{backend}-"))
-    home.chmod(0o755)
-    pg_stack = running_cluster(home, _free_port())
-    port = _free_port()
-    log = home / "server.log"
-    try:
-        with log.open("wb") as out:
-            proc = subprocess.Popen(_command(backend, port, home, pg_stack,
-                                             ferretdb_pool_default),
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        try:
-            _wait_listening(proc, log, uri)
-            yield uri
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                    pytest.fail(f"{backend} server ignored SIGTERM for {STOP_TIMEOUT_S}s")
-        assert proc.returncode == 0, log.read_text(errors="replace")
-        if backend != "mongod":
-            assert "iotbench-ferretdb: stopped" in log.read_text(errors="replace")
-    finally:
-        pg_stack.close()  # stops the cluster when one was started
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def _known_defect(request: pytest.FixtureRequest, backend: str, *,
@@ -294,7 +205,7 @@ def test_scope_of_the_update_hang(backend: str) -> None:
     """Once one update command hangs, what else stops answering (its own fresh server)."""
     if backend == "mongod":
         pytest.skip("mongod has no such hang")
-    with _serve(backend) as uri:
+    with serve(backend) as uri:
         client: MongoClient = MongoClient(uri, socketTimeoutMS=3_000)
         try:
             client.other.events.insert_one({"_id": "x"})
@@ -314,7 +225,7 @@ def test_ferretdb_default_postgresql_pool_hangs_at_50(backend: str) -> None:
     """Why the stack's URL sets pool_max_conns=100: without it 50 statements hang."""
     if backend != "postgresql":
         pytest.skip("FerretDB's PostgreSQL pool only")
-    with _serve(backend, ferretdb_pool_default=True) as uri:
+    with serve(backend, ferretdb_pool_default=True) as uri:
         client: MongoClient = MongoClient(uri, socketTimeoutMS=3_000)
         try:
             events = client.pool.events
