@@ -55,7 +55,7 @@ def _stack_config(args: argparse.Namespace):
 
     return StackConfig(partitions=args.partitions, workers=args.workers,
                        worker_cores=args.worker_cores, worker_memory=args.worker_memory,
-                       dashboard=not args.no_dashboard)
+                       dashboard=not args.no_dashboard, mongo=args.mongo)
 
 
 def cmd_stack_up(args: argparse.Namespace) -> int:
@@ -63,7 +63,11 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
 
     if args.provider == "docker":
         from system.stack.docker import DockerStack
+        from system.stack.errors import StackError
 
+        if args.mongo not in ("auto", "mongod"):
+            raise StackError(f"--mongo {args.mongo} needs the native provider (the docker "
+                             "stack runs a real mongod).")
         DockerStack(_stack_config(args)).up()
         return 0
     stack = NativeStack(_stack_config(args))
@@ -190,6 +194,10 @@ def _add_stack_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--worker-cores", type=int, default=1, help="cores per worker (1)")
     p.add_argument("--worker-memory", default="1g", help="memory per worker (1g)")
     p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    p.add_argument("--mongo", default="auto",
+                   choices=["auto", "ferretdb-sqlite", "ferretdb-postgres", "mongod"],
+                   help="MongoDB-wire server: FerretDB on SQLite or on a private PostgreSQL, "
+                   "or a real mongod from PATH (auto: mongod if on PATH, else ferretdb-sqlite)")
     p.add_argument("--provider", choices=["native", "docker"], default="native",
                    help="native processes (default) or docker compose via testcontainers")
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from system.stack import mongo_backend
 from system.stack.errors import StackError
 from system.stack.links import Links
 from system.stack.native import NativeStack, StackConfig
@@ -63,18 +64,20 @@ def acquire(stack_settings: Any, log: Log) -> Target:
         return DockerStack.target(stack_settings, log)
     wanted = StackConfig(partitions=stack_settings.partitions, workers=stack_settings.workers,
                          worker_cores=stack_settings.worker_cores,
-                         worker_memory=stack_settings.worker_memory)
+                         worker_memory=stack_settings.worker_memory,
+                         mongo=mongo_backend.resolve(stack_settings.mongo))
     running = NativeStack.attach(log=log)
     if running is not None:
         have = running.config
-        if (have.workers, have.worker_cores, have.worker_memory) == (
-                wanted.workers, wanted.worker_cores, wanted.worker_memory):
+        if (have.workers, have.worker_cores, have.worker_memory, have.mongo) == (
+                wanted.workers, wanted.worker_cores, wanted.worker_memory, wanted.mongo):
             log(f"reusing the running native stack at {running.home}")
             return native_target(running, started_here=False)
         raise StackError(
             f"a native stack is running with {have.workers} worker(s) × {have.worker_cores} "
-            f"core(s), {have.worker_memory}; this scenario needs {wanted.workers} × "
-            f"{wanted.worker_cores}, {wanted.worker_memory}.\n"
+            f"core(s), {have.worker_memory}, mongo {have.mongo}; this scenario needs "
+            f"{wanted.workers} × {wanted.worker_cores}, {wanted.worker_memory}, mongo "
+            f"{wanted.mongo}.\n"
             "Hint: `iotbench stack down` first, or let the scenario match it.")
     stack = NativeStack(wanted, log=log)
     stack.up()

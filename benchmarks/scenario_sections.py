@@ -115,6 +115,13 @@ class Stack(Strict):
     workers: int = Field(1, ge=1, le=64, description="Spark standalone workers.")
     worker_cores: int = Field(1, ge=1, le=64, description="Cores per Spark worker.")
     worker_memory: str = Field("1g", description="Memory per Spark worker (512m, 1g, …).")
+    mongo: Literal["auto", "ferretdb-sqlite", "ferretdb-postgres", "mongod"] = Field(
+        "auto", description="The MongoDB-wire server (native stack): ferretdb-sqlite = "
+        "FerretDB v1 on SQLite files; ferretdb-postgres = FerretDB v1 on a private PostgreSQL "
+        "cluster the stack starts (needs `apt-get install postgresql`); mongod = a real mongod "
+        "from PATH; auto = mongod when one is on PATH, else ferretdb-sqlite. docker always "
+        "runs a real mongod; external uses external.mongo_uri.",
+    )
     trigger_ms: int = Field(
         1000, ge=0, description="Micro-batch trigger interval in ms; 0 = as fast as possible."
     )
@@ -151,6 +158,17 @@ class Stack(Strict):
         if self.external is not None and self.provider != "external":
             raise ValueError(f"'external' addresses are only used with provider: external "
                              f"(provider is {self.provider!r})")
+        return self
+
+    @model_validator(mode="after")
+    def _mongo_only_for_native(self) -> Stack:
+        allowed = {"native": None, "docker": ("auto", "mongod"), "external": ("auto",)}
+        only = allowed[self.provider]
+        if only is not None and self.mongo not in only:
+            where = ("its image runs a real mongod" if self.provider == "docker"
+                     else "set external.mongo_uri to the server to use")
+            raise ValueError(f"mongo: {self.mongo} needs provider: native (provider "
+                             f"{self.provider!r}: {where})")
         return self
 
     @property

@@ -8,6 +8,9 @@ One configuration object, fed by environment variables with the prefix ``IOTBENC
                           ``iotbench setup`` reuses it and works offline.
 - ``IOTBENCH_STATE``      a running stack's data, logs and state file; default ``./.iotbench``.
 - ``IOTBENCH_PORT_OFFSET`` added to every default port below (run two stacks side by side).
+- ``IOTBENCH_POSTGRES_BINDIR`` PostgreSQL's server binaries (initdb, postgres, pg_isready) for
+                          ``stack.mongo: ferretdb-postgres``; default: found on PATH, by
+                          ``pg_config --bindir`` or in ``/usr/lib/postgresql/*/bin``.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class Ports:
     """Worker *i* serves its UI on ``spark_worker_ui_base + i``."""
     dashboard: int = 5000
     locust_ui: int = 8089
+    postgres: int = 15432
+    """The private PostgreSQL cluster behind FerretDB (``stack.mongo: ferretdb-postgres``)."""
 
     @classmethod
     def from_env(cls, offset: int | None = None) -> Ports:

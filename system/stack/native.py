@@ -15,17 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from system.config import HOST, TOPIC, Endpoints, Ports, cache_dir, state_dir
-from system.stack import kafka, process, spark
+from system.stack import kafka, mongo_backend, process, spark
 from system.stack.errors import PortBusy, ServiceError, SetupError, StackError
 from system.stack.links import Links, link_specs
 from system.stack.process import ProcessRecord
-from system.stack.setup import kafka_jars, mongo_server, toxiproxy_binary
+from system.stack.service import Service as _Service
+from system.stack.setup import kafka_jars, toxiproxy_binary
 from system.stack.state import StackState
-from system.stack.wait import HttpJson, Predicate, WaitStrategy, port_open, wait_until
+from system.stack.wait import HttpJson, Predicate, port_open, wait_until
 
 Log = Callable[[str], None]
 
@@ -43,18 +44,11 @@ class StackConfig:
     topic: str = TOPIC
     timeout_s: float = 90.0
     """How long each service may take to become healthy."""
-
-
-@dataclass
-class _Service:
-    """One process to start and the evidence-carrying wait for it."""
-
-    name: str
-    command: Callable[[], list[str]]
-    ready: WaitStrategy
-    hint: str
-    env: dict[str, str] = field(default_factory=dict)
-    after_ready: Callable[[], None] | None = None
+    mongo: str = "auto"
+    """The MongoDB-wire server: ``ferretdb-sqlite``, ``ferretdb-postgres`` (a private
+    PostgreSQL cluster is started too), ``mongod`` (from PATH), or ``auto`` = ``mongod`` when
+    one is on PATH, else ``ferretdb-sqlite``. A stack resolves ``auto`` when created, so its
+    state file names the concrete backend."""
 
 
 class NativeStack:
@@ -63,7 +57,8 @@ class NativeStack:
     def __init__(self, config: StackConfig | None = None, *, home: Path | None = None,
                  cache: Path | None = None, ports: Ports | None = None, log: Log = print
                  ) -> None:
-        self.config = config or StackConfig()
+        config = config or StackConfig()
+        self.config = replace(config, mongo=mongo_backend.resolve(config.mongo))
         self.home = (home or state_dir() / "stack").resolve()
         self.cache = cache or cache_dir()
         self.ports = ports or Ports.from_env()
@@ -75,6 +70,7 @@ class NativeStack:
         self._popens: dict[str, object] = {}
         self._lock = threading.Lock()
         self._cancel = threading.Event()
+        self._healthy: dict[str, threading.Event] = {}
 
     # ------------------------------------------------------------------ context manager
 
@@ -91,15 +87,6 @@ class NativeStack:
         p, c, e = self.ports, self.config, self.endpoints
         logs = self.home / "logs"
         senv = spark.spark_env(self.home / "spark")
-        mongo_kind, mongo_bin = mongo_server(self.cache)
-        mongo_data = self.home / "mongo"
-        mongo_data.mkdir(parents=True, exist_ok=True)
-        if mongo_kind == "mongod":
-            mongo_cmd = [str(mongo_bin), "--bind_ip", HOST, "--port", str(p.mongo),
-                         "--dbpath", str(mongo_data)]
-        else:
-            mongo_cmd = [str(mongo_bin), "-listen-addr", f"{HOST}:{p.mongo}",
-                         "-sqlite-dir", str(mongo_data)]
         services = [
             _Service("toxiproxy",
                      lambda: [str(toxiproxy_binary(self.cache)), "-host", HOST,
@@ -107,10 +94,7 @@ class NativeStack:
                      HttpJson(f"{e.toxiproxy_url}/version", what="Toxiproxy API /version"),
                      "run `iotbench setup` if the binary is missing.",
                      after_ready=lambda: self.links.ensure(link_specs(p))),
-            _Service("mongo", lambda: mongo_cmd,
-                     Predicate(lambda: _mongo_ping(e.direct_mongo_uri),
-                               f"{mongo_kind} answering ping on {HOST}:{p.mongo}"),
-                     f"{mongo_kind} logs to {logs / 'mongo.log'}; `--purge` resets its data."),
+            *mongo_backend.services(c.mongo, self.cache, self.home, p, e.direct_mongo_uri),
             _Service("kafka",
                      lambda: kafka.prepare(self.home / "kafka", kafka_jars(self.cache), p),
                      Predicate(lambda: kafka.broker_ready(e.direct_bootstrap),
@@ -160,6 +144,8 @@ class NativeStack:
             ports[p.spark_worker_ui_base + i] = f"spark-worker-{i + 1}"
         if c.dashboard:
             ports[p.dashboard] = "dashboard"
+        if c.mongo == "ferretdb-postgres":
+            ports[p.postgres] = "postgres"
         return ports
 
     # ------------------------------------------------------------------ up
@@ -182,6 +168,7 @@ class NativeStack:
         started = time.monotonic()
         timings: dict[str, float] = {}
         services = self._services()
+        self._healthy = {s.name: threading.Event() for s in services}
         self.log(f"starting {len(services)} services (state in {self.home})")
         pool = ThreadPoolExecutor(max_workers=len(services))
         try:
@@ -225,9 +212,9 @@ class NativeStack:
             "Kafka jars": kafka_jars(self.cache) / ".complete",
             "Spark Kafka connector jars": spark_kafka_jars(self.cache) / ".complete",
             "Toxiproxy server": toxiproxy_binary(self.cache),
-            "MongoDB-wire server": mongo_server(self.cache)[1],
         }
         missing = [f"{what} ({path})" for what, path in needed.items() if not path.exists()]
+        mongo_backend.preflight(self.config.mongo, self.cache, self.home, self.ports)
         if missing:
             raise SetupError("not installed: " + "; ".join(missing)
                              + ".\nHint: run `iotbench setup` (idempotent; cache: "
@@ -236,8 +223,11 @@ class NativeStack:
     def _start_one(self, service: _Service, t0: float) -> float:
         """Launch and wait for one service; returns seconds from stack start to healthy."""
         log = self.home / "logs" / f"{service.name}.log"
+        if service.after is not None:
+            self._wait_for(service.after, service.name)
         popen, record = process.start(service.name, service.command(), log, env=service.env,
-                                      cwd=self.home)
+                                      cwd=self.home, user=service.user,
+                                      stop_signal=service.stop_signal)
         with self._lock:
             self._records[service.name] = record
             self._popens[service.name] = popen
@@ -259,8 +249,18 @@ class NativeStack:
                                    time.monotonic() - t0, process.describe(popen, record),
                                    process.log_tail(log), service.hint) from exc
         took = time.monotonic() - t0
+        self._healthy.setdefault(service.name, threading.Event()).set()
         self.log(f"  {service.name:<16} healthy after {took:5.1f} s")
         return round(took, 2)
+
+    def _wait_for(self, first: str, name: str) -> None:
+        """Block until ``first`` is healthy (or stop: start-up was cancelled)."""
+        healthy = self._healthy.get(first)
+        if healthy is None:  # restarting one service: the other runs already
+            return
+        while not healthy.wait(0.2):
+            if self._cancel.is_set():
+                raise StackError(f"{name}: not started, {first} did not become healthy")
 
     # ------------------------------------------------------------------ down
 
@@ -274,6 +274,7 @@ class NativeStack:
         if purge:
             for sub in ("kafka", "mongo", "spark", "logs"):
                 shutil.rmtree(self.home / sub, ignore_errors=True)
+            mongo_backend.cluster(self.home, self.ports).purge()
             lines.append(f"purged data under {self.home}")
         self.state = None
         self._records.clear()
@@ -355,16 +356,6 @@ class NativeStack:
         self.state.processes = [self._records[r.name] for r in self.state.processes]
         self.state.save(self.home)
         return took
-
-
-def _mongo_ping(uri: str) -> bool:
-    from pymongo import MongoClient
-
-    client = MongoClient(uri, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000)
-    try:
-        return bool(client.admin.command("ping").get("ok"))
-    finally:
-        client.close()
 
 
 def _port_holder(port: int) -> str:

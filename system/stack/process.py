@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -24,6 +25,9 @@ class ProcessRecord:
     """psutil's create time: guards against a recycled pid belonging to someone else."""
     log: str
     cmd: list[str]
+    stop_signal: int | None = None
+    """None: SIGTERM the whole group. A signal number: send it to the leader only, which
+    stops its own children (PostgreSQL's postmaster: SIGINT = fast shutdown)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,8 +49,12 @@ class ProcessRecord:
 
 
 def start(name: str, cmd: list[str], log: Path, *, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> tuple[subprocess.Popen, ProcessRecord]:
-    """Start ``cmd`` in a new session (its own process group) with output appended to ``log``."""
+          cwd: Path | None = None, user: str | None = None, stop_signal: int | None = None,
+          ) -> tuple[subprocess.Popen, ProcessRecord]:
+    """Start ``cmd`` in a new session (its own process group) with output appended to ``log``;
+    as ``user`` (and that user's group only) when given: we must be root then."""
+    as_user = {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []} if user \
+        else {}
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -54,10 +62,10 @@ def start(name: str, cmd: list[str], log: Path, *, env: dict[str, str] | None = 
         out.flush()
         popen = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True, **as_user,
         )
     create_time = psutil.Process(popen.pid).create_time()
-    return popen, ProcessRecord(name, popen.pid, create_time, str(log), cmd)
+    return popen, ProcessRecord(name, popen.pid, create_time, str(log), cmd, stop_signal)
 
 
 def stop(record: ProcessRecord, timeout_s: float = 15.0) -> str:
@@ -66,7 +74,11 @@ def stop(record: ProcessRecord, timeout_s: float = 15.0) -> str:
     if proc is None:
         return "not running"
     group = _group_members(proc)
-    _signal_group(record.pid, signal.SIGTERM)
+    if record.stop_signal is None:
+        _signal_group(record.pid, signal.SIGTERM)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record.pid, record.stop_signal)
     _, alive = psutil.wait_procs(group, timeout=timeout_s)
     if not alive:
         return "stopped"

@@ -7,7 +7,10 @@ there, so a second run downloads nothing and works offline. Steps:
 - the official Spark Kafka source at exactly the installed pyspark version, with the runtime
   dependencies pyspark does not already ship, by Maven (used as local ``spark.jars``);
 - the Toxiproxy server, by ``go install``;
-- the MongoDB-wire server: a ``mongod`` on PATH if there is one, else FerretDB v1 built with Go;
+- the MongoDB-wire server: FerretDB v1 built with Go (also kept when a ``mongod`` is on PATH,
+  which ``stack.mongo: auto`` prefers);
+- PostgreSQL for ``stack.mongo: ferretdb-postgres``: only looked for (it is an OS package);
+  when missing, the step says how to install it and setup goes on;
 - the dashboard's front-end libraries, by npm.
 """
 
@@ -213,11 +216,23 @@ def mongo_server(cache: Path) -> tuple[str, Path]:
 def install_mongo(cache: Path, log: Log) -> Path:
     kind, path = mongo_server(cache)
     if kind == "mongod":
-        log(f"    using the real mongod on PATH: {path}")
-        return path
+        log(f"    a real mongod is on PATH ({path}): `stack.mongo: auto` uses it")
+        if shutil.which("go") is None:
+            log("    FerretDB not built (no Go): only `stack.mongo: mongod` will work")
+            return path
     from system.stack import ferretdb
 
     return ferretdb.build(cache, log)
+
+
+def find_postgres(cache: Path, log: Log) -> Path | None:
+    """PostgreSQL is an OS package: report where it is, or how to install it."""
+    from system.stack import postgres
+
+    found = postgres.bindir()
+    if found is None:
+        log(f"    not found. {postgres.INSTALL_HINT}")
+    return found
 
 
 # ---------------------------------------------------------------- all of it
@@ -225,7 +240,8 @@ def install_mongo(cache: Path, log: Log) -> Path:
 @dataclass(frozen=True)
 class Step:
     title: str
-    install: Callable[[Path, Log], Path]
+    install: Callable[[Path, Log], Path | None]
+    """Returns where the component is; None only for an optional one that is missing."""
 
 
 def _install_assets(cache: Path, log: Log) -> Path:
@@ -238,18 +254,25 @@ STEPS = (
     Step(f"Kafka {versions.KAFKA} broker jars (Maven)", install_kafka),
     Step("Spark Kafka connector at the pyspark version (Maven)", install_spark_kafka),
     Step(f"Toxiproxy {versions.TOXIPROXY} server (go install)", install_toxiproxy),
-    Step(f"MongoDB-wire server (mongod on PATH, else FerretDB {versions.FERRETDB})", install_mongo),
+    Step(f"MongoDB-wire server (FerretDB {versions.FERRETDB}; a mongod on PATH is used too)",
+         install_mongo),
+    Step("PostgreSQL server (optional: for `stack.mongo: ferretdb-postgres`)", find_postgres),
     Step("Dashboard front-end libraries (npm)", _install_assets),
 )
 
 
 def setup(cache: Path, log: Log = print) -> dict[str, Path]:
-    """Install every component; returns what is where. Raises SetupError on the first failure."""
+    """Install every component; returns what is where (an optional component that is missing
+    is left out). Raises SetupError on the first failure."""
     cache.mkdir(parents=True, exist_ok=True)
     where: dict[str, Path] = {}
     for i, step in enumerate(STEPS, 1):
         log(f"[{i}/{len(STEPS)}] {step.title}")
         started = time.monotonic()
-        where[step.title] = path = step.install(cache, log)
+        path = step.install(cache, log)
+        if path is None:
+            log("      skipped (optional, see above)")
+            continue
+        where[step.title] = path
         log(f"      ok  {path}  ({time.monotonic() - started:.1f} s)")
     return where

@@ -12,6 +12,7 @@ SERVICE_PORTS = {
     "kafka": ("kafka_direct", "kafka_controller", "kafka_producer_backend",
               "kafka_spark_backend"),
     "mongo": ("mongo",),
+    "postgres": ("postgres",),
     "toxiproxy": ("toxiproxy_api", "producer_kafka", "spark_kafka", "spark_mongo",
                   "dashboard_mongo"),
     "spark-master": ("spark_master", "spark_master_ui"),

@@ -1,11 +1,14 @@
-"""Build the MongoDB-wire server of the native stack: FerretDB v1 (SQLite) embedded in main.go.
+"""Build the MongoDB-wire server of the native stack: FerretDB v1 embedded in main.go.
 
 `build(cache)` compiles this folder's Go program into `cache/bin/iotbench-ferretdb`. Go modules
 and build outputs stay under `cache`, and a stamp next to the binary records the digest of the
 sources, so a second call does nothing and needs no network.
 
-The binary takes `-listen-addr HOST:PORT`, `-sqlite-dir DIR` (created if absent) and
-`-log-level debug|info|warn|error`, logs to stderr, and exits 0 on SIGTERM/SIGINT.
+The binary takes `-listen-addr HOST:PORT`, `-handler sqlite|postgresql` (default sqlite),
+`-sqlite-dir DIR` (created if absent) for SQLite, `-postgresql-url postgres://user@host:port/db`
+(no password in it) and `-postgresql-password-file FILE` for PostgreSQL, and
+`-log-level debug|info|warn|error`; it logs to stderr (a PostgreSQL URL only redacted), and
+exits 0 on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations

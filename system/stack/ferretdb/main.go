@@ -1,5 +1,8 @@
 // Command iotbench-ferretdb serves the MongoDB wire protocol with embedded FerretDB v1
-// on its SQLite backend.
+// on its SQLite backend (default) or its PostgreSQL backend (-handler postgresql).
+//
+// The PostgreSQL URL given on the command line carries no password: the password is read
+// from -postgresql-password-file, so it never shows in `ps` or in a log line.
 //
 // FerretDB's own cmd/ferretdb panics when its generated build/version/version.txt is absent
 // (it is not part of the module download). The check only runs when FerretDB's module is the
@@ -12,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,17 +31,32 @@ const ferretModule = "github.com/FerretDB/FerretDB"
 
 func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
 	sqliteDir := flag.String("sqlite-dir", "", "directory for SQLite database files (created if absent)")
+	pgURL := flag.String("postgresql-url", "",
+		"PostgreSQL URL without password, e.g. postgres://user@127.0.0.1:5432/db")
+	pgPasswordFile := flag.String("postgresql-password-file", "",
+		"file holding the PostgreSQL password (kept off the command line)")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
 	flag.Parse()
 
-	if err := run(*listenAddr, *sqliteDir, *logLevel); err != nil {
+	backend := backendFlags{handler: *handler, sqliteDir: *sqliteDir, pgURL: *pgURL,
+		pgPasswordFile: *pgPasswordFile}
+	if err := run(*listenAddr, backend, *logLevel); err != nil {
 		fmt.Fprintf(os.Stderr, "iotbench-ferretdb: %s\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listenAddr, sqliteDir, logLevel string) error {
+// backendFlags are the flags that choose and address FerretDB's storage backend.
+type backendFlags struct {
+	handler        string
+	sqliteDir      string
+	pgURL          string
+	pgPasswordFile string
+}
+
+func run(listenAddr string, backend backendFlags, logLevel string) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("invalid -log-level %q: %w", logLevel, err)
@@ -46,9 +65,31 @@ func run(listenAddr, sqliteDir, logLevel string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
 
-	sqliteURL, err := prepareSQLiteDir(sqliteDir)
-	if err != nil {
-		return err
+	config := ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: listenAddr},
+		Logger:   logger,
+		Handler:  backend.handler,
+	}
+
+	var storage string // what the start-up line names; never contains a password
+
+	switch backend.handler {
+	case "sqlite":
+		sqliteURL, err := prepareSQLiteDir(backend.sqliteDir)
+		if err != nil {
+			return err
+		}
+
+		config.SQLiteURL, storage = sqliteURL, "sqlite "+sqliteURL
+	case "postgresql":
+		pgURL, err := postgreSQLURL(backend.pgURL, backend.pgPasswordFile)
+		if err != nil {
+			return err
+		}
+
+		config.PostgreSQLURL, storage = pgURL.String(), "postgresql "+pgURL.Redacted()
+	default:
+		return fmt.Errorf("invalid -handler %q: use sqlite or postgresql", backend.handler)
 	}
 
 	ferretVersion := moduleVersion(ferretModule)
@@ -58,19 +99,14 @@ func run(listenAddr, sqliteDir, logLevel string) error {
 	defer stop()
 
 	// New already binds the listener, so a busy port fails here.
-	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: listenAddr},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL,
-	})
+	db, err := ferretdb.New(&config)
 	if err != nil {
 		return fmt.Errorf("cannot start FerretDB on %s: %w", listenAddr, err)
 	}
 
 	// Printed whatever the log level, so a supervisor can wait for it.
-	fmt.Fprintf(os.Stderr, "iotbench-ferretdb: listening on %s (FerretDB %s, sqlite %s)\n",
-		db.MongoDBURI(), ferretVersion, sqliteURL)
+	fmt.Fprintf(os.Stderr, "iotbench-ferretdb: listening on %s (FerretDB %s, %s)\n",
+		db.MongoDBURI(), ferretVersion, storage)
 
 	if err := db.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("FerretDB stopped: %w", err)
@@ -101,6 +137,37 @@ func prepareSQLiteDir(dir string) (string, error) {
 	}
 
 	return "file:" + abs + "/", nil
+}
+
+// postgreSQLURL parses rawURL and sets the password read from passwordFile (trailing
+// newline removed). rawURL itself must not carry one: it is visible on the command line.
+func postgreSQLURL(rawURL, passwordFile string) (*url.URL, error) {
+	if rawURL == "" {
+		return nil, errors.New("-postgresql-url is required with -handler postgresql")
+	}
+
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, errors.New("-postgresql-url must be a postgres://user@host:port/db URL")
+	}
+
+	if _, has := u.User.Password(); has {
+		return nil, errors.New("-postgresql-url must not contain a password: " +
+			"use -postgresql-password-file")
+	}
+
+	if passwordFile == "" {
+		return u, nil // e.g. trust authentication
+	}
+
+	secret, err := os.ReadFile(passwordFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read -postgresql-password-file: %w", err)
+	}
+
+	u.User = url.UserPassword(u.User.Username(), strings.TrimRight(string(secret), "\r\n"))
+
+	return u, nil
 }
 
 // moduleVersion returns the version of the given dependency compiled into this binary.

@@ -1,77 +1,52 @@
-"""The Mongo-wire server of the native stack: our FerretDB v1 (SQLite) build, served for real.
+"""The Mongo-wire servers of the native stack, served for real: our FerretDB v1 build on each
+of its backends (SQLite files, a private PostgreSQL cluster) and a real mongod when one is on
+PATH (skipped otherwise).
 
-Checks the behaviours the pipeline relies on, and pins two FerretDB v1.24.2 defects (strict
-xfail) so that a fixed FerretDB shows up as a failure to update the callers.
+Checks the behaviours the pipeline relies on, and pins FerretDB v1.24.2's defects per backend
+(strict xfail) so that a fixed FerretDB shows up as a failure to update the callers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
+import shutil
+from collections.abc import Callable, Iterator
 
 import pytest
 from pymongo import ASCENDING, DESCENDING, MongoClient, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError, NetworkTimeout
 
-from system.config import cache_dir
-from system.stack.ferretdb import build
+from system.stack import postgres
+from tests.system.stack.wire_servers import serve
 
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 20.0
+BACKENDS = ("sqlite", "postgresql", "mongod")
+
 UTC = dt.timezone.utc
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_listening(proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if "iotbench-ferretdb: listening on" in log.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    proc.kill()
-    pytest.fail(f"FerretDB did not start (exit {proc.poll()}):\n{log.read_text(errors='replace')}")
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "mongod" and shutil.which("mongod") is None:
+        pytest.skip("no `mongod` on PATH: the real-MongoDB reference run needs MongoDB's server")
+    if request.param == "postgresql" and postgres.bindir() is None:
+        pytest.skip(f"no PostgreSQL here. {postgres.INSTALL_HINT}")
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(backend: str) -> Iterator[str]:
     """A running server; yields its URI and checks that SIGTERM stops it with exit 0."""
-    binary = build(cache_dir())
-    home = tmp_path_factory.mktemp("ferretdb")
-    port = _free_port()
-    log = home / "ferretdb.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(binary), "-listen-addr", f"127.0.0.1:{port}",
-             "-sqlite-dir", str(home / "data"), "-log-level", "warn"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_listening(proc, log)
-        yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                pytest.fail(f"FerretDB ignored SIGTERM for {STOP_TIMEOUT_S}s")
-    assert proc.returncode == 0, log.read_text(errors="replace")
-    assert "iotbench-ferretdb: stopped" in log.read_text(errors="replace")
+    with serve(backend) as uri:
+        yield uri
+
+
+def _known_defect(request: pytest.FixtureRequest, backend: str, *,
+                  raises: type[BaseException] | None = None, **reasons: str) -> None:
+    """Pin a defect on the backends named (strict: it must fail there, and pass elsewhere)."""
+    if backend in reasons:
+        request.applymarker(pytest.mark.xfail(strict=True, raises=raises,
+                                              reason=reasons[backend]))
 
 
 @pytest.fixture()
@@ -86,8 +61,11 @@ def db(server: str, request: pytest.FixtureRequest) -> Iterator[Database]:
         client.close()
 
 
-def test_reports_embedded_ferretdb_version(db: Database) -> None:
+def test_reports_embedded_ferretdb_version(db: Database, backend: str) -> None:
     info = db.client.admin.command("buildInfo")
+    if backend == "mongod":
+        assert "ferretdbVersion" not in info
+        return
     assert info["ferretdbVersion"] == "v1.24.2"
     assert info["version"].startswith("7.")
 
@@ -157,9 +135,11 @@ def test_group_sum_aggregation(db: Database) -> None:
     assert sorted(readings.distinct("device_id")) == ["d0", "d1", "d2"]
 
 
-@pytest.mark.xfail(strict=True, reason="FerretDB v1 issue #4616: only the first accumulator "
-                   "of a $group is computed, the others come back 0")
-def test_group_with_two_accumulators(db: Database) -> None:
+def test_group_with_two_accumulators(db: Database, backend: str,
+                                     request: pytest.FixtureRequest) -> None:
+    defect = ("FerretDB v1 issue #4616: only the first accumulator of a $group is computed, "
+              "the others come back 0")
+    _known_defect(request, backend, sqlite=defect, postgresql=defect)
     db.readings.insert_many([{"device_id": "d", "value": v} for v in (1, 2, 3)])
     got = list(db.readings.aggregate([
         {"$group": {"_id": "$device_id", "n": {"$sum": 1}, "total": {"$sum": "$value"}}},
@@ -202,10 +182,15 @@ def test_update_command_of_99_matching_updates(db: Database) -> None:
     assert db.events.bulk_write(ops, ordered=False).matched_count == 99
 
 
-@pytest.mark.xfail(strict=True, raises=NetworkTimeout, reason="FerretDB v1.24.2 SQLite: an update "
-                   "command whose statements match >= 100 documents keeps one pooled connection "
-                   "per statement and waits forever for a 101st; that database stays wedged")
-def test_update_command_of_100_matching_updates(server: str) -> None:
+def test_update_command_of_100_matching_updates(server: str, backend: str,
+                                                request: pytest.FixtureRequest) -> None:
+    _known_defect(request, backend, raises=NetworkTimeout, sqlite=(
+        "FerretDB v1.24.2 SQLite: an update command whose statements match >= 100 documents "
+        "keeps one pooled connection per statement and waits forever for a 101st; that "
+        "database stays wedged"), postgresql=(
+        "FerretDB v1.24.2 PostgreSQL: the same hang at the pool size (our stack sets "
+        "pool_max_conns=100; FerretDB's default 50 hangs at 50), and the pool is shared: "
+        "every database of the server stays wedged"))
     client: MongoClient = MongoClient(server, socketTimeoutMS=3_000)
     try:
         events = client.wedged.events  # its own database: the hang wedges only this one
@@ -214,3 +199,47 @@ def test_update_command_of_100_matching_updates(server: str) -> None:
         assert events.bulk_write(ops, ordered=False).matched_count == 100
     finally:
         client.close()
+
+
+def test_scope_of_the_update_hang(backend: str) -> None:
+    """Once one update command hangs, what else stops answering (its own fresh server)."""
+    if backend == "mongod":
+        pytest.skip("mongod has no such hang")
+    with serve(backend) as uri:
+        client: MongoClient = MongoClient(uri, socketTimeoutMS=3_000)
+        try:
+            client.other.events.insert_one({"_id": "x"})
+            client.wedged.events.insert_many([{"_id": f"e{i}"} for i in range(100)])
+            with pytest.raises(NetworkTimeout):
+                client.wedged.events.bulk_write(
+                    [UpdateOne({"_id": f"e{i}"}, {"$set": {"seen": True}}) for i in range(100)])
+            still_answers = _answers(lambda: client.other.events.update_one(
+                {"_id": "x"}, {"$set": {"seen": True}}).matched_count == 1)
+        finally:
+            client.close()
+    # SQLite keeps a pool per database file; FerretDB's PostgreSQL pool serves all of them.
+    assert still_answers == (backend == "sqlite")
+
+
+def test_ferretdb_default_postgresql_pool_hangs_at_50(backend: str) -> None:
+    """Why the stack's URL sets pool_max_conns=100: without it 50 statements hang."""
+    if backend != "postgresql":
+        pytest.skip("FerretDB's PostgreSQL pool only")
+    with serve(backend, ferretdb_pool_default=True) as uri:
+        client: MongoClient = MongoClient(uri, socketTimeoutMS=3_000)
+        try:
+            events = client.pool.events
+            events.insert_many([{"_id": f"e{i}"} for i in range(50)])
+            ops = [UpdateOne({"_id": f"e{i}"}, {"$set": {"seen": True}}) for i in range(50)]
+            assert events.bulk_write(ops[:49]).matched_count == 49
+            with pytest.raises(NetworkTimeout):
+                events.bulk_write(ops)
+        finally:
+            client.close()
+
+
+def _answers(call: Callable[[], bool]) -> bool:
+    try:
+        return bool(call())
+    except NetworkTimeout:
+        return False
