@@ -94,19 +94,16 @@ def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
 def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
             ) -> dict[str, detectors.DeviceState]:
     """Run every detector on every event (``is_anomaly`` is the primary one's verdict);
-    returns the zscore detector's updated per-device states, saved after the events."""
+    returns the stateful detectors' updated per-device states, saved after the events."""
     thermostats = sorted({e["device_id"] for e in events if e["device_type"] == "thermostat"})
     states = {d["_id"]: detectors.DeviceState.from_dict(d) for d in
               db["detector_state"].find({"_id": {"$in": thermostats}})} if thermostats else {}
-    zscore = detectors.ZScore()
+    every_detector = detectors.Detectors(threshold_c=config.threshold_c)
     now = datetime.now(timezone.utc)
     for event in events:
-        verdicts = {"threshold": detectors.threshold(event, config.threshold_c)}
-        if event["device_type"] == "thermostat":
-            state = states.setdefault(event["device_id"], detectors.DeviceState())
-            verdicts["zscore"] = zscore.observe(state, event)
-        else:
-            verdicts["zscore"] = detectors.Verdict(False, None)
+        state = (states.setdefault(event["device_id"], detectors.DeviceState())
+                 if event["device_type"] == "thermostat" else None)
+        verdicts = every_detector.judge(state, event)
         for name, verdict in verdicts.items():
             event[f"is_anomaly_{name}"] = verdict.is_anomaly
         primary = verdicts[config.primary_detector]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from system.config import COLLECTION, DATABASE, DEAD_LETTER_COLLECTION
+from system.processor.detectors import DETECTORS
 
 COLLECTIONS = (COLLECTION, DEAD_LETTER_COLLECTION, "device_stats", "detector_state",
                "recent_events", "replays")
@@ -53,8 +54,9 @@ def export(uri: str, out_dir: Path, database: str = DATABASE) -> dict[str, int]:
     try:
         db = client[database]
         stored_fields = ["event_id", "device_id", "device_type", "is_anomaly", "detector",
-                         "anomaly_score", "anomaly_rule", "is_anomaly_threshold",
-                         "is_anomaly_zscore", "kafka_partition", "kafka_offset", "kafka_ts",
+                         "anomaly_score", "anomaly_rule",
+                         *(f"is_anomaly_{name}" for name in DETECTORS),
+                         "kafka_partition", "kafka_offset", "kafka_ts",
                          "processed_at", "stored_at", "temperature_celsius"]
         stored = pd.DataFrame(list(db[COLLECTION].find(
             {}, {f: 1 for f in stored_fields} | {"_id": 0})), columns=stored_fields)
