@@ -20,6 +20,7 @@ from system.producer.errors import ProducerError
 OnAck = Callable[[int, int, int], None]
 OnError = Callable[[int, str], None]
 CLIENTS = ("kafka-python", "confluent-kafka")
+ACKS = ("0", "1", "all")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,24 @@ class ClientSettings:
     max_block_ms: int = 10_000
     request_timeout_ms: int = 10_000
     client: str = "kafka-python"
+    acks: str = "all"
+    """``"0"``: fire and forget (the client "acks" at once; kafka-python reports offset -1);
+    ``"1"``: the partition leader wrote it; ``"all"``: every in-sync replica did."""
+    idempotence: bool = True
+    """The broker drops a retried batch it already appended (no Kafka duplicates from
+    producer retries); needs ``acks="all"``."""
+
+    def validate(self) -> None:
+        if self.acks not in ACKS:
+            raise ProducerError(f"acks must be one of {', '.join(ACKS)}, got {self.acks!r}")
+        if self.idempotence and self.acks != "all":
+            raise ProducerError(f"idempotence true requires acks all (got acks {self.acks}); "
+                                "set acks to all or idempotence to false")
+
+    @property
+    def acks_value(self) -> int | str:
+        """``acks`` as the clients take it: 0, 1 or "all"."""
+        return self.acks if self.acks == "all" else int(self.acks)
 
 
 def lz4_available() -> bool:
@@ -63,6 +82,7 @@ class KafkaPythonClient:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
+        settings.validate()
         self._kafka_error = KafkaError
         self.topic = settings.topic
         self._on_ack = on_ack
@@ -72,7 +92,8 @@ class KafkaPythonClient:
                               max(1000, settings.delivery_timeout_ms - settings.linger_ms - 1))
         try:
             self._producer = KafkaProducer(
-                bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True,
+                bootstrap_servers=settings.bootstrap, acks=settings.acks_value,
+                enable_idempotence=settings.idempotence,
                 linger_ms=settings.linger_ms, batch_size=settings.batch_size,
                 compression_type=_compression(settings), retries=2**31 - 1,
                 delivery_timeout_ms=settings.delivery_timeout_ms,
@@ -86,6 +107,7 @@ class KafkaPythonClient:
                                 f"{type(exc).__name__}: {exc}") from exc
 
     def _acked(self, token: int, metadata: Any) -> None:
+        # With acks=0 the future resolves as soon as the request is written: offset -1.
         self._on_ack(token, metadata.partition, metadata.offset)
 
     def _failed(self, token: int, exc: BaseException) -> None:
@@ -119,13 +141,14 @@ class ConfluentClient:
         except ImportError as exc:
             raise ProducerError("client 'confluent-kafka' needs the confluent_kafka package, "
                                 "which is not installed") from exc
+        settings.validate()
         self._module = confluent_kafka
         self.topic = settings.topic
         self._on_ack = on_ack
         self._on_error = on_error
         config: dict[str, Any] = {
-            "bootstrap.servers": settings.bootstrap, "acks": "all",
-            "enable.idempotence": True, "linger.ms": settings.linger_ms,
+            "bootstrap.servers": settings.bootstrap, "acks": str(settings.acks_value),
+            "enable.idempotence": settings.idempotence, "linger.ms": settings.linger_ms,
             "batch.size": settings.batch_size,
             # librdkafka ships lz4 itself, so "auto" means lz4 here.
             "compression.type": ("lz4" if settings.compression == "auto"
