@@ -3,8 +3,11 @@
 
 A client is built with two callbacks, ``on_ack(token, partition, offset)`` and
 ``on_error(token, reason)``, called from the client's I/O thread (kafka-python) or from
-``poll()`` (confluent-kafka). ``send()`` raises ``ProducerError`` when a record cannot even
-be queued (no metadata, buffer full past ``max_block_ms``).
+``poll()`` (confluent-kafka). With ``acks="0"`` no broker answers: both clients report the
+offset as ``NO_OFFSET`` (-1), whatever placeholder the library made up (kafka-python 3
+synthesises base offset 0, so its "offsets" 0, 1, 2… would pass for real ones).
+``send()`` raises ``ProducerError`` when a record cannot even be queued (no metadata,
+buffer full past ``max_block_ms``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ OnAck = Callable[[int, int, int], None]
 OnError = Callable[[int, str], None]
 CLIENTS = ("kafka-python", "confluent-kafka")
 ACKS = ("0", "1", "all")
+NO_OFFSET = -1
+"""The offset of a record acknowledged without a broker's answer (acks=0)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ class KafkaPythonClient:
         settings.validate()
         self._kafka_error = KafkaError
         self.topic = settings.topic
+        self._broker_answers = settings.acks != "0"
         self._on_ack = on_ack
         self._on_error = on_error
         # request_timeout must stay below delivery_timeout (kafka-python checks it).
@@ -107,8 +113,9 @@ class KafkaPythonClient:
                                 f"{type(exc).__name__}: {exc}") from exc
 
     def _acked(self, token: int, metadata: Any) -> None:
-        # With acks=0 the future resolves as soon as the request is written: offset -1.
-        self._on_ack(token, metadata.partition, metadata.offset)
+        # With acks=0 the future resolves once the request is written to the socket.
+        self._on_ack(token, metadata.partition,
+                     metadata.offset if self._broker_answers else NO_OFFSET)
 
     def _failed(self, token: int, exc: BaseException) -> None:
         self._on_error(token, f"{type(exc).__name__}: {exc}")
@@ -144,6 +151,7 @@ class ConfluentClient:
         settings.validate()
         self._module = confluent_kafka
         self.topic = settings.topic
+        self._broker_answers = settings.acks != "0"
         self._on_ack = on_ack
         self._on_error = on_error
         config: dict[str, Any] = {
@@ -169,7 +177,9 @@ class ConfluentClient:
         if err is not None:
             self._on_error(token, str(err))
         else:
-            self._on_ack(token, message.partition(), message.offset())
+            # librdkafka reports -1001 (OFFSET_INVALID) under acks=0
+            self._on_ack(token, message.partition(),
+                         message.offset() if self._broker_answers else NO_OFFSET)
 
     def send(self, token: int, key: bytes, value: bytes) -> None:
         def report(err: Any, message: Any) -> None:

@@ -27,9 +27,11 @@ error           string    null, or ``unacked: <reason>``
 =============== ========= ====================================================
 
 With ``acks=0`` the broker never answers: kafka-python calls the acknowledgement callback as
-soon as the request is written to the socket, with offset -1. The row keeps that ``ack_ts``
-(the send was "acknowledged" locally) and the offset as given; a reader treats an offset
-below 0 as "acked without an offset" — the topic itself says whether the record arrived.
+soon as the request is written to the socket. The row keeps that ``ack_ts`` (the send was
+"acknowledged" locally) and offset -1 (``clients.NO_OFFSET``: the clients replace the
+library's placeholder — kafka-python 3 makes up 0, 1, 2… — so it cannot pass for a real
+one); a reader treats an offset below 0 as "acked without an offset", and the topic itself
+says whether the record arrived.
 """
 
 from __future__ import annotations
