@@ -15,10 +15,10 @@ from system.producer.sender import encode_message, iso_utc
 
 
 def _events(seed: int, count: int, thermostats: int = 5, motion: int = 5,
-            **fleet_kw: object) -> list[Event]:
+            rate: float = 100.0, **fleet_kw: object) -> list[Event]:
     fleet = Fleet(thermostats, motion, seed=seed, **fleet_kw)  # type: ignore[arg-type]
     return [fleet.next_event(slot.device_index, slot.offset_s)
-            for slot in Schedule(RateProfile.constant(100), len(fleet), count=count)]
+            for slot in Schedule(RateProfile.constant(rate), len(fleet), count=count)]
 
 
 def test_same_seed_same_events_and_truth_different_seed_different() -> None:
@@ -201,3 +201,22 @@ def test_random_device_order_is_seeded() -> None:
 
     assert order(1) == order(1) != order(2)
     assert set(order(1)) == set(range(7))
+
+
+def test_truth_and_ids_do_not_depend_on_the_rate_or_the_process_split() -> None:
+    def truth(events: list[Event]) -> list[tuple[object, ...]]:
+        return sorted((e.device_id, e.seq, e.event_id, e.truth_kind, e.truth_detail)
+                      for e in events)
+
+    slow = _events(12, 4000, rate=50.0)
+    fast = _events(12, 4000, rate=5000.0)
+    assert truth(slow) == truth(fast)
+    # Two workers each build the whole fleet and generate only their own devices' readings.
+    split: list[Event] = []
+    for worker in (0, 1):
+        fleet = Fleet(5, 5, seed=12)
+        split += [fleet.next_event(slot.device_index, slot.offset_s)
+                  for slot in Schedule(RateProfile.constant(50), len(fleet), count=4000)
+                  if slot.device_index % 2 == worker]
+    assert sorted(split, key=lambda e: (e.device_id, e.seq)) == sorted(
+        slow, key=lambda e: (e.device_id, e.seq))
