@@ -38,6 +38,7 @@ from benchmarks.scenario import Scenario
 from benchmarks.topic_history import export_topic
 from benchmarks.visibility import VisibilityProbe
 from system.processor import store
+from system.processor.detectors import DETECTORS
 from system.producer.ledger import LEDGER_FILE, merge_ledger
 from system.producer.producer import STARTED_FILE
 from system.stack import kafka
@@ -211,23 +212,22 @@ class Run:
 
     def _settings(self) -> dict[str, Any]:
         s = self.scenario
-        detectors = ["threshold", "zscore"]
-        primary = "zscore" if s.stack.detector == "zscore" else "threshold"
-        return {"topic": self.topic, "detectors": detectors, "detector": primary,
+        return {"topic": self.topic, "detectors": list(DETECTORS),
+                "detector": s.stack.primary_detector,
                 "target": self.target.describe() if self.target else {},
                 "partitions": s.stack.partitions, "workers": s.stack.workers,
                 "worker_cores": s.stack.worker_cores, "trigger_ms": s.stack.trigger_ms,
-                "sink_mode": s.stack.sink.mode}
+                "sink_mode": s.stack.sink.mode, "acks": s.producer.acks,
+                "idempotence": s.producer.idempotence}
 
     def _processor_args(self) -> list[str]:
         s, t = self.scenario.stack, self.target
         assert t is not None
-        primary = "zscore" if s.detector == "zscore" else "threshold"
         args = ["--master", t.spark_master, "--bootstrap", t.spark_bootstrap,
                 "--topic", self.topic, "--mongo-uri", t.spark_mongo_uri,
                 "--checkpoint", str(self.run_dir / "checkpoint"),
                 "--progress", str(self.run_dir / "spark_progress.jsonl"),
-                "--detector", primary, "--threshold", str(s.threshold),
+                "--detector", s.primary_detector, "--threshold", str(s.threshold),
                 "--sink-mode", s.sink.mode,
                 "--trigger-ms", str(s.trigger_ms),
                 "--shuffle-partitions", str(s.effective_shuffle_partitions),
@@ -245,7 +245,9 @@ class Run:
                 "--anomaly-rate", str(p.anomaly_rate),
                 "--anomaly-mix", json.dumps(p.anomaly_mix.normalised()),
                 "--seed", str(self.scenario.seed), "--processes", str(p.processes),
-                "--client", p.client, "--topic", self.topic,
+                "--client", p.client, "--acks", str(p.acks),
+                "--idempotence" if p.idempotence else "--no-idempotence",
+                "--run-id", self.run_id, "--topic", self.topic,
                 "--bootstrap", t.producer_bootstrap, "--out", str(self.run_dir)]
         if p.profile:
             args += ["--profile", json.dumps([e.model_dump(mode="json") for e in p.profile])]

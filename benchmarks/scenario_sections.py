@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from benchmarks.scenario_faults import Strict, context_value
+from system.processor.detectors import DETECTORS
 
 # --- stack -----------------------------------------------------------------------------
 
@@ -132,8 +133,10 @@ class Stack(Strict):
         None, ge=1, description="spark.sql.shuffle.partitions; default = partitions "
         "(Spark's own default of 200 is far too many for a small stack).",
     )
-    detector: Literal["threshold", "zscore", "both"] = Field(
-        "threshold", description="Anomaly detector(s) the processor runs."
+    detector: Literal[(*DETECTORS, "all", "both")] = Field(  # type: ignore[valid-type]
+        "threshold", description=f"Detector whose verdict sets is_anomaly (every detector "
+        f"runs: {', '.join(DETECTORS)}); all (or both, its old name) = every one reported, "
+        f"threshold sets is_anomaly."
     )
     threshold: float = Field(
         35.0, description="Temperature (°C) above which the threshold detector flags a reading."
@@ -142,6 +145,11 @@ class Stack(Strict):
     external: ExternalEndpoints | None = Field(
         None, description="Addresses of an external cluster (provider: external only)."
     )
+
+    @property
+    def primary_detector(self) -> str:
+        """The detector whose verdict is ``is_anomaly``."""
+        return self.detector if self.detector in DETECTORS else DETECTORS[0]
 
     @field_validator("worker_memory")
     @classmethod
@@ -254,7 +262,16 @@ class Producer(Strict):
     anomaly_mix: AnomalyMix = Field(default_factory=AnomalyMix, description="Kinds of anomaly.")
     processes: int = Field(1, ge=1, le=64, description="Producer processes sharing the rate.")
     client: Literal["kafka-python", "confluent-kafka"] = Field(
-        "kafka-python", description="Kafka client library (confluent-kafka is ~9× faster)."
+        "kafka-python",
+        description="Kafka client library (confluent-kafka: librdkafka, not measured here yet).",
+    )
+    acks: Literal[0, 1, "all"] = Field(
+        "all", description="Acknowledgement the producer waits for: 0 none (fire and forget; "
+        "the ledger records offset -1), 1 the partition leader, all every in-sync replica.",
+    )
+    idempotence: bool = Field(
+        True, description="Idempotent producer: the broker drops a retried batch it already "
+        "has (no Kafka duplicates from retries). Needs acks: all.",
     )
 
     @model_validator(mode="after")
@@ -267,6 +284,9 @@ class Producer(Strict):
             problems.append("thermostats + motion_sensors must be ≥ 1")
         if self.rate_eps is not None and self.profile is not None:
             problems.append("give rate_eps or profile, not both")
+        if self.idempotence and self.acks != "all":
+            problems.append(f"producer.idempotence: true requires producer.acks: all (got "
+                            f"acks: {self.acks}); set idempotence: false to use acks 0 or 1")
         if self.anomaly_rate > 0 and sum(self.anomaly_mix.model_dump().values()) == 0:
             problems.append("anomaly_mix weights are all 0 but anomaly_rate > 0")
         if self.profile:

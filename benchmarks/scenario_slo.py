@@ -12,11 +12,13 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from benchmarks.scenario_faults import Strict, context_value
+from system.processor.detectors import DETECTORS
 
 # --- reported figures (the names SLOs may use) -----------------------------------------
 
 _STATS = "{count|mean|min|p50|p95|p99|p999|max}"
 _SCORES = "{precision|recall|f1|accuracy|events}"
+_DETECTORS = "{" + "|".join(DETECTORS) + "}"
 _API = "{requests|failures|failure_ratio|rps|failures_per_s|mean_ms|max_ms|p50_ms|p95_ms|p99_ms}"
 
 KNOWN_METRICS: dict[str, str] = {
@@ -44,17 +46,17 @@ KNOWN_METRICS: dict[str, str] = {
         "fault n (in order of application): recovery_s = seconds from heal until lag and p99 "
         "are back near the pre-fault baseline; not reported (so an SLO on it fails) if they "
         "never got back",
-    f"accuracy.{{threshold|zscore}}.{_SCORES}": "anomaly detection against the producer's truth",
-    "accuracy.{threshold|zscore}.{not_stored|garbage_total|garbage_rejected"
+    f"accuracy.{_DETECTORS}.{_SCORES}": "anomaly detection against the producer's truth",
+    f"accuracy.{_DETECTORS}.{{not_stored|garbage_total|garbage_rejected"
     "|garbage_dead_lettered}": "readings the detector never saw, and garbage handling",
-    "accuracy.{threshold|zscore}.confusion.{tp|fp|fn|tn}": "confusion matrix counts",
-    f"accuracy.{{threshold|zscore}}.per_kind.{{spike|drift|stuck|garbage}}.{_SCORES}":
+    f"accuracy.{_DETECTORS}.confusion.{{tp|fp|fn|tn}}": "confusion matrix counts",
+    f"accuracy.{_DETECTORS}.per_kind.{{spike|drift|stuck|garbage}}.{_SCORES}":
         "the same scores per anomaly kind",
-    f"accuracy.{{threshold|zscore}}.fault_windows.{{inside|outside}}.{_SCORES}":
+    f"accuracy.{_DETECTORS}.fault_windows.{{inside|outside}}.{_SCORES}":
         "the same scores inside / outside fault windows",
-    "accuracy.{threshold|zscore}.detection_delay.{episodes|detected|mean_s|p50_s|max_s"
+    f"accuracy.{_DETECTORS}.detection_delay.{{episodes|detected|mean_s|p50_s|max_s"
     "|mean_readings|detection_latency_mean_s}": "how soon anomalous episodes are flagged",
-    "accuracy.{threshold|zscore}.nab.{score|raw|windows|detected_windows|false_positives}":
+    f"accuracy.{_DETECTORS}.nab.{{score|raw|windows|detected_windows|false_positives}}":
         "windowed score rewarding early detection (NAB-style; 100 = perfect, 0 = do nothing)",
     f"api.{_API}": "dashboard API under Locust, all endpoints (shortcut for api.total.*; "
         "needs a load section)",
@@ -120,7 +122,7 @@ class Slo(Strict):
     def _figure_is_reported(self, info: ValidationInfo) -> Slo:
         detector = context_value(info, "detector")
         family, _, rest = self.metric.partition(".")
-        if family == "accuracy" and detector in ("threshold", "zscore"):
+        if family == "accuracy" and detector in DETECTORS:
             used = rest.split(".")[0]
             if used != detector:
                 raise ValueError(f"{self.metric} is never reported: stack.detector is "

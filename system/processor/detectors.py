@@ -1,10 +1,26 @@
 """Anomaly detectors. Pure Python, so they are tested without Spark.
 
-- ``threshold``: the seed's rule, ``temperature_celsius > 35.0``. Stateless.
+``DETECTORS`` is the one list of their names; every other list (the processor's
+``--detector`` choices, the stored ``is_anomaly_<name>`` columns, the scenario model, the
+SLO figure names, the reports) derives from it. ``Detectors.judge(state, event)`` runs every
+detector on one event — the sink's only entry point.
+
+- ``threshold``: the seed's rule, ``temperature_celsius > 35.0``. Stateless: it flags every
+  reading of a hot room and misses every anomaly below 35 °C.
 - ``zscore``: per device, an exponentially weighted mean and variance of the temperature;
   a reading more than ``z_limit`` standard deviations away is anomalous (catches drift the
   threshold misses), so is the third identical reading in a row (a stuck sensor) and a
-  physically impossible value. Anomalous readings do not move the baseline.
+  physically implausible value. Anomalous readings do not move the baseline until a long
+  flagged run is taken as the new normal.
+- ``mad``: per device, the median and the median absolute deviation (MAD) of the last
+  ``window`` readings; a reading more than ``k`` robust standard deviations
+  (1.4826 · MAD) from the median is anomalous. Robust to single outliers in its own window
+  and quick on spikes, but blind to a stuck sensor and, as every reading enters the window,
+  a drift becomes "normal" once it fills half the window.
+
+The two stateful detectors keep their per-device memory in one ``DeviceState`` (the sink
+stores it as the device's ``detector_state`` document); a replayed reading (``seq`` at or
+below ``last_seq``) is judged but never moves that state.
 
 Motion sensors carry no temperature: no detector flags them.
 """
@@ -12,20 +28,29 @@ Motion sensors carry no temperature: no detector flags them.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+DETECTORS = ("threshold", "zscore", "mad")
+"""Every detector's name, in the order reports list them."""
 
 THRESHOLD_C = 35.0
 PLAUSIBLE_C = (-40.0, 60.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
     is_anomaly: bool
     score: float | None
-    """Threshold: the temperature; zscore: |z| (None while warming up)."""
+    """Threshold: the temperature; zscore: |z|; mad: robust |z| (None while warming up)."""
     rule: str | None = None
-    """Which rule fired (``above-threshold``, ``z-score``, ``stuck``, ``implausible``)."""
+    """Which rule fired (``above-threshold``, ``z-score``, ``stuck``, ``implausible``,
+    ``median-mad``)."""
+
+
+NOT_JUDGED = Verdict(False, None)
 
 
 def threshold(reading: dict[str, Any], limit: float = THRESHOLD_C) -> Verdict:
@@ -38,7 +63,7 @@ def threshold(reading: dict[str, Any], limit: float = THRESHOLD_C) -> Verdict:
 
 @dataclass
 class DeviceState:
-    """What the zscore detector remembers of one device (stored between micro-batches)."""
+    """What the stateful detectors remember of one device (stored between micro-batches)."""
 
     n: int = 0
     mean: float = 0.0
@@ -49,6 +74,8 @@ class DeviceState:
     flagged_run: int = 0
     last_seq: int = 0
     """Highest seq applied: a replayed reading (seq ≤ last_seq) never moves the state twice."""
+    window: list[float] = field(default_factory=list)
+    """The mad detector's last readings, oldest first."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,20 +102,9 @@ class ZScore:
 
     def observe(self, state: DeviceState, reading: dict[str, Any]) -> Verdict:
         """Judge one reading and update ``state`` in place (unless it was seen before)."""
-        temp = reading.get("temperature_celsius")
-        if temp is None:
-            return Verdict(False, None)
-        temp = float(temp)
-        replay = reading.get("seq", 0) <= state.last_seq
-        snapshot = DeviceState(**state.to_dict())
-        verdict = self._judge(state, temp)
-        if replay:  # keep the state as it was; the verdict is recomputed for reference only
-            state.__dict__.update(snapshot.__dict__)
-        else:
-            state.last_seq = int(reading.get("seq", state.last_seq))
-        return verdict
+        return _observe_once(state, reading, {"zscore": self.judge})["zscore"]
 
-    def _judge(self, s: DeviceState, temp: float) -> Verdict:
+    def judge(self, s: DeviceState, temp: float) -> Verdict:
         s.repeats = s.repeats + 1 if s.last is not None and temp == s.last else 0
         s.last = temp
         if not PLAUSIBLE_C[0] <= temp <= PLAUSIBLE_C[1]:
@@ -116,4 +132,70 @@ class ZScore:
         s.n += 1
 
 
-DETECTORS = ("threshold", "zscore")
+class MedianMad:
+    """Rolling-window median / MAD detector (Hampel filter)."""
+
+    def __init__(self, window: int = 31, k: float = 4.5, warmup: int = 10,
+                 min_scale: float = 0.3) -> None:
+        self.window = window
+        self.k = k
+        self.warmup = warmup
+        self.min_scale = min_scale
+        """Floor of the robust standard deviation: a window of identical readings (a stuck
+        sensor) has MAD 0 and would flag every later reading."""
+
+    def observe(self, state: DeviceState, reading: dict[str, Any]) -> Verdict:
+        """Judge one reading and update ``state`` in place (unless it was seen before)."""
+        return _observe_once(state, reading, {"mad": self.judge})["mad"]
+
+    def judge(self, s: DeviceState, temp: float) -> Verdict:
+        verdict = Verdict(False, None)
+        if len(s.window) >= self.warmup:
+            median = statistics.median(s.window)
+            mad = statistics.median(abs(t - median) for t in s.window)
+            robust_z = abs(temp - median) / max(1.4826 * mad, self.min_scale)
+            flagged = robust_z > self.k
+            verdict = Verdict(flagged, round(robust_z, 3), "median-mad" if flagged else None)
+        s.window = [*s.window, temp][-self.window:]
+        return verdict
+
+
+Judge = Callable[[DeviceState, float], Verdict]
+
+
+def _observe_once(state: DeviceState, reading: dict[str, Any], judges: dict[str, Judge]
+                  ) -> dict[str, Verdict]:
+    """Every judge's verdict on one reading; ``state`` moves only if the reading is new."""
+    temp = reading.get("temperature_celsius")
+    if temp is None:
+        return dict.fromkeys(judges, NOT_JUDGED)
+    replay = reading.get("seq", 0) <= state.last_seq
+    snapshot = DeviceState.from_dict(state.to_dict())
+    verdicts = {name: judge(state, float(temp)) for name, judge in judges.items()}
+    if replay:  # keep the state as it was; the verdicts are recomputed for reference only
+        state.__dict__.update(snapshot.__dict__)
+    else:
+        state.last_seq = int(reading.get("seq", state.last_seq))
+    return verdicts
+
+
+class Detectors:
+    """Every detector of ``DETECTORS``, run on one event at a time."""
+
+    def __init__(self, threshold_c: float = THRESHOLD_C, zscore: ZScore | None = None,
+                 mad: MedianMad | None = None) -> None:
+        self.threshold_c = threshold_c
+        self.zscore = zscore or ZScore()
+        self.mad = mad or MedianMad()
+
+    def judge(self, state: DeviceState | None, event: dict[str, Any]) -> dict[str, Verdict]:
+        """One verdict per name of ``DETECTORS``. ``state`` is the device's memory (updated
+        in place); ``None`` for a device without one (a motion sensor): only the stateless
+        threshold looks at it."""
+        verdicts = {"threshold": threshold(event, self.threshold_c)}
+        stateful: dict[str, Judge] = {"zscore": self.zscore.judge, "mad": self.mad.judge}
+        if state is None:
+            verdicts.update(dict.fromkeys(stateful, NOT_JUDGED))
+        else:
+            verdicts.update(_observe_once(state, event, stateful))
+        return {name: verdicts[name] for name in DETECTORS}

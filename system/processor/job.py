@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, type=Path, help="checkpoint directory")
     p.add_argument("--progress", type=Path, help="append each batch's progress JSON here")
     p.add_argument("--detector", choices=detectors.DETECTORS, default="threshold",
-                   help="which detector sets is_anomaly (both always run)")
+                   help="which detector sets is_anomaly (every detector always runs)")
     p.add_argument("--threshold", type=float, default=detectors.THRESHOLD_C)
     p.add_argument("--sink-mode", choices=MODES, default="idempotent",
                    help="idempotent: _id = event_id, replays absorbed and noted; append: the "

@@ -1,9 +1,11 @@
 """The explicit schema of a device message, and the reasons a record is dead-lettered.
 
 A record that is not valid JSON, not an object, misses a field, has a field of the wrong
-type, comes from an unknown kind of device, or is larger than ``MAX_BYTES`` is not
-processed: it goes to the dead-letter collection with this module's reason. A *valid* record
-may still carry a physically impossible value (-999 °C): that is a reading for the detectors.
+type, comes from an unknown kind of device, is larger than ``MAX_BYTES``, or carries a
+physically impossible value (``PHYSICAL_RANGE``: a temperature outside -50…100 °C, a
+humidity outside 0…100 %) is not processed: it goes to the dead-letter collection with this
+module's reason, so it is never stored, never in an average, never in a chart. A reading
+inside the range but unusual (60 °C) is valid: judging it is the detectors' job.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ BY_KIND: dict[str, dict[str, type | tuple[type, ...]]] = {
     "motion": {"motion_detected": bool, "camera_status": str},
 }
 TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", (int, float): "number"}
+PHYSICAL_RANGE: dict[str, tuple[float, float, str]] = {
+    "temperature_celsius": (-50.0, 100.0, "°C"),
+    "humidity_percent": (0.0, 100.0, "%"),
+}
+"""Inclusive bounds of what a device can physically report."""
 
 
 class Invalid(ValueError):
@@ -72,6 +79,11 @@ def parse(raw: bytes | None) -> dict[str, Any]:
                           f"got {type(value).__name__}")
         if isinstance(value, float) and not math.isfinite(value):
             raise Invalid(f"wrong type: {name} must be a finite number")
+        if name in PHYSICAL_RANGE:
+            low, high, unit = PHYSICAL_RANGE[name]
+            if not low <= value <= high:
+                raise Invalid(f"out of range: {name} {value!r} is outside {low:g}…{high:g} "
+                              f"{unit}")
     try:
         event_time = datetime.fromisoformat(message["timestamp"].replace("Z", "+00:00"))
     except ValueError:

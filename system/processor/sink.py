@@ -11,7 +11,7 @@ Runs inside Spark's Python workers (``foreachPartition``) and writes through the
   replays are noted too, never swallowed);
 - per-device statistics count each stored event once (a per-partition offset watermark,
   see ``_bump_device_stats``), even when a crash fell between the insert and the bump;
-- the zscore detector's per-device state skips readings at or below its ``last_seq``;
+- the stateful detectors' per-device state skips readings at or below its ``last_seq``;
 - the ``recent_events`` view (see ``views.py``) merges by event id.
 
 ``append`` — the seed's naive design (plain inserts with a fresh ``_id``, as its Mongo Spark
@@ -131,19 +131,15 @@ def _note_write(db: Any, write_id: str, events: list[dict[str, Any]],
 def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
             ) -> dict[str, detectors.DeviceState]:
     """Run every detector on every event (``is_anomaly`` is the primary one's verdict);
-    returns the zscore detector's updated per-device states, saved after the events."""
+    returns the stateful detectors' updated per-device states, saved after the events."""
     thermostats = sorted({e["device_id"] for e in events if e["device_type"] == "thermostat"})
     states = {d["_id"]: detectors.DeviceState.from_dict(d) for d in
               db["detector_state"].find({"_id": {"$in": thermostats}})} if thermostats else {}
-    zscore = detectors.ZScore()
-    now = datetime.now(timezone.utc)
+    every_detector = detectors.Detectors(threshold_c=config.threshold_c)
     for event in events:
-        verdicts = {"threshold": detectors.threshold(event, config.threshold_c)}
-        if event["device_type"] == "thermostat":
-            state = states.setdefault(event["device_id"], detectors.DeviceState())
-            verdicts["zscore"] = zscore.observe(state, event)
-        else:
-            verdicts["zscore"] = detectors.Verdict(False, None)
+        state = (states.setdefault(event["device_id"], detectors.DeviceState())
+                 if event["device_type"] == "thermostat" else None)
+        verdicts = every_detector.judge(state, event)
         for name, verdict in verdicts.items():
             event[f"is_anomaly_{name}"] = verdict.is_anomaly
         primary = verdicts[config.primary_detector]
@@ -151,7 +147,6 @@ def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
         event["detector"] = config.primary_detector
         event["anomaly_score"] = primary.score
         event["anomaly_rule"] = primary.rule
-        event["processed_at"] = now
     return states
 
 

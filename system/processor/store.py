@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from system.config import COLLECTION, DATABASE, DEAD_LETTER_COLLECTION
+from system.processor.detectors import DETECTORS
 
 COLLECTIONS = (COLLECTION, DEAD_LETTER_COLLECTION, "device_stats", "detector_state",
                "recent_events", "replays", "sink_writes")
@@ -66,7 +67,7 @@ def export(uri: str, out_dir: Path, database: str = DATABASE) -> dict[str, int]:
 
         def frame(collection: str, fields: list[str]) -> pd.DataFrame:
             projection = {f: 1 for f in fields} | ({} if "_id" in fields else {"_id": 0})
-            detectors = [f"is_anomaly_{name}" for name in _detector_names()]
+            detectors = [f"is_anomaly_{name}" for name in DETECTORS]
             if collection == COLLECTION:
                 projection |= {d: 1 for d in detectors}
                 fields = [*fields, *detectors]
@@ -110,12 +111,6 @@ def acknowledged_times(stored, writes):
                            & (writes["offset_to"] >= row["kafka_offset"])]
             times.at[index] = later["stored_ts"].iloc[0] if len(later) else np.nan
     return times
-
-
-def _detector_names() -> tuple[str, ...]:
-    from system.processor.detectors import DETECTORS
-
-    return DETECTORS
 
 
 def _epoch(column):

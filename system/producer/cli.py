@@ -3,6 +3,7 @@
     iotbench produce --rate 500 --duration 60 --out runs/r1
     iotbench produce --duration 60 --out runs/r2 \
         --profile '[{"at_s":0,"rate_eps":100},{"from_eps":100,"to_eps":2000,"over_s":30}]'
+    iotbench produce --rate 500 --count 1000 --acks 1 --no-idempotence --run-id r3
 
 Prints a progress line once a second and the summary as JSON. Exit codes: 0 every event
 acked, 1 some unacked, 2 bad arguments or the producer could not start, 130/143 interrupted
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from system.config import TOPIC, Endpoints
-from system.producer.clients import CLIENTS
+from system.producer.clients import ACKS, CLIENTS
 from system.producer.errors import ProducerError
 from system.producer.producer import Producer
 
@@ -46,9 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device-order", choices=("round-robin", "random"),
                         default="round-robin")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--run-id", default="",
+                        help="seeds the event ids together with --seed, so every run has its "
+                             "own ids while the readings stay those of the seed")
     parser.add_argument("--processes", type=int, default=1,
                         help="worker processes, each with its own Kafka client")
     parser.add_argument("--client", choices=CLIENTS, default="kafka-python")
+    parser.add_argument("--acks", choices=ACKS, default="all",
+                        help="acknowledgement the producer waits for: 0 none (the ledger "
+                             "records offset -1), 1 the leader, all every in-sync replica")
+    parser.add_argument("--idempotence", action=argparse.BooleanOptionalAction, default=True,
+                        help="idempotent producer (no duplicates from retries); needs "
+                             "--acks all (default: on)")
     parser.add_argument("--delivery-timeout", type=float, default=120.0,
                         help="seconds a record may wait for its ack, retries included")
     parser.add_argument("--topic", default=TOPIC)
@@ -92,7 +102,9 @@ def produce_main(args: argparse.Namespace) -> int:
             time_scale=getattr(args, "time_scale", 1.0),
             device_order=getattr(args, "device_order", "round-robin"),
             delivery_timeout_s=args.delivery_timeout, processes=args.processes,
-            client=args.client)
+            client=args.client, acks=getattr(args, "acks", "all"),
+            idempotence=getattr(args, "idempotence", True),
+            run_id=getattr(args, "run_id", ""))
         target = f"profile {profile}" if profile is not None else f"{rate:g} events/s"
         length = (f"{args.duration:g} s" if args.duration is not None
                   else f"{args.count} events")

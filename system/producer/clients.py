@@ -3,8 +3,11 @@
 
 A client is built with two callbacks, ``on_ack(token, partition, offset)`` and
 ``on_error(token, reason)``, called from the client's I/O thread (kafka-python) or from
-``poll()`` (confluent-kafka). ``send()`` raises ``ProducerError`` when a record cannot even
-be queued (no metadata, buffer full past ``max_block_ms``).
+``poll()`` (confluent-kafka). With ``acks="0"`` no broker answers: both clients report the
+offset as ``NO_OFFSET`` (-1), whatever placeholder the library made up (kafka-python 3
+synthesises base offset 0, so its "offsets" 0, 1, 2… would pass for real ones).
+``send()`` raises ``ProducerError`` when a record cannot even be queued (no metadata,
+buffer full past ``max_block_ms``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from system.producer.errors import ProducerError
 OnAck = Callable[[int, int, int], None]
 OnError = Callable[[int, str], None]
 CLIENTS = ("kafka-python", "confluent-kafka")
+ACKS = ("0", "1", "all")
+NO_OFFSET = -1
+"""The offset of a record acknowledged without a broker's answer (acks=0)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,24 @@ class ClientSettings:
     max_block_ms: int = 10_000
     request_timeout_ms: int = 10_000
     client: str = "kafka-python"
+    acks: str = "all"
+    """``"0"``: fire and forget (the client "acks" at once; kafka-python reports offset -1);
+    ``"1"``: the partition leader wrote it; ``"all"``: every in-sync replica did."""
+    idempotence: bool = True
+    """The broker drops a retried batch it already appended (no Kafka duplicates from
+    producer retries); needs ``acks="all"``."""
+
+    def validate(self) -> None:
+        if self.acks not in ACKS:
+            raise ProducerError(f"acks must be one of {', '.join(ACKS)}, got {self.acks!r}")
+        if self.idempotence and self.acks != "all":
+            raise ProducerError(f"idempotence true requires acks all (got acks {self.acks}); "
+                                "set acks to all or idempotence to false")
+
+    @property
+    def acks_value(self) -> int | str:
+        """``acks`` as the clients take it: 0, 1 or "all"."""
+        return self.acks if self.acks == "all" else int(self.acks)
 
 
 def lz4_available() -> bool:
@@ -63,8 +87,10 @@ class KafkaPythonClient:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
+        settings.validate()
         self._kafka_error = KafkaError
         self.topic = settings.topic
+        self._broker_answers = settings.acks != "0"
         self._on_ack = on_ack
         self._on_error = on_error
         # request_timeout must stay below delivery_timeout (kafka-python checks it).
@@ -72,7 +98,8 @@ class KafkaPythonClient:
                               max(1000, settings.delivery_timeout_ms - settings.linger_ms - 1))
         try:
             self._producer = KafkaProducer(
-                bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True,
+                bootstrap_servers=settings.bootstrap, acks=settings.acks_value,
+                enable_idempotence=settings.idempotence,
                 linger_ms=settings.linger_ms, batch_size=settings.batch_size,
                 compression_type=_compression(settings), retries=2**31 - 1,
                 delivery_timeout_ms=settings.delivery_timeout_ms,
@@ -86,7 +113,9 @@ class KafkaPythonClient:
                                 f"{type(exc).__name__}: {exc}") from exc
 
     def _acked(self, token: int, metadata: Any) -> None:
-        self._on_ack(token, metadata.partition, metadata.offset)
+        # With acks=0 the future resolves once the request is written to the socket.
+        self._on_ack(token, metadata.partition,
+                     metadata.offset if self._broker_answers else NO_OFFSET)
 
     def _failed(self, token: int, exc: BaseException) -> None:
         self._on_error(token, f"{type(exc).__name__}: {exc}")
@@ -119,13 +148,15 @@ class ConfluentClient:
         except ImportError as exc:
             raise ProducerError("client 'confluent-kafka' needs the confluent_kafka package, "
                                 "which is not installed") from exc
+        settings.validate()
         self._module = confluent_kafka
         self.topic = settings.topic
+        self._broker_answers = settings.acks != "0"
         self._on_ack = on_ack
         self._on_error = on_error
         config: dict[str, Any] = {
-            "bootstrap.servers": settings.bootstrap, "acks": "all",
-            "enable.idempotence": True, "linger.ms": settings.linger_ms,
+            "bootstrap.servers": settings.bootstrap, "acks": str(settings.acks_value),
+            "enable.idempotence": settings.idempotence, "linger.ms": settings.linger_ms,
             "batch.size": settings.batch_size,
             # librdkafka ships lz4 itself, so "auto" means lz4 here.
             "compression.type": ("lz4" if settings.compression == "auto"
@@ -146,7 +177,9 @@ class ConfluentClient:
         if err is not None:
             self._on_error(token, str(err))
         else:
-            self._on_ack(token, message.partition(), message.offset())
+            # librdkafka reports -1001 (OFFSET_INVALID) under acks=0
+            self._on_ack(token, message.partition(),
+                         message.offset() if self._broker_answers else NO_OFFSET)
 
     def send(self, token: int, key: bytes, value: bytes) -> None:
         def report(err: Any, message: Any) -> None:

@@ -22,9 +22,16 @@ scheduled_ts    float64   the rate schedule's time (the message's ``timestamp``)
 send_ts         float64   just before ``send()``
 ack_ts          float64   in the acknowledgement callback; NaN if never acked
 partition       int32     null if unacked
-offset          int64     null if unacked
+offset          int64     null if unacked; -1 with ``acks=0`` (see below)
 error           string    null, or ``unacked: <reason>``
 =============== ========= ====================================================
+
+With ``acks=0`` the broker never answers: kafka-python calls the acknowledgement callback as
+soon as the request is written to the socket. The row keeps that ``ack_ts`` (the send was
+"acknowledged" locally) and offset -1 (``clients.NO_OFFSET``: the clients replace the
+library's placeholder — kafka-python 3 makes up 0, 1, 2… — so it cannot pass for a real
+one); a reader treats an offset below 0 as "acked without an offset", and the topic itself
+says whether the record arrived.
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ class Producer:
                  batch_size: int = 128 * 1024, compression: str | None = "auto",
                  max_block_s: float = 10.0, processes: int = 1,
                  client: str = "kafka-python", close_timeout_s: float = 5.0,
-                 flush_rows: int = 50_000, flush_interval_s: float = 5.0) -> None:
+                 flush_rows: int = 50_000, flush_interval_s: float = 5.0,
+                 acks: str = "all", idempotence: bool = True, run_id: str = "") -> None:
         if client not in CLIENTS:
             raise ProducerError(f"unknown client {client!r}; choose one of {CLIENTS}")
         if client == "confluent-kafka" and not confluent_available():
@@ -61,13 +62,15 @@ class Producer:
             raise ProducerError(f"{processes} processes for {thermostats + motion_sensors} "
                                 "devices: every process needs at least one device")
         self.fleet = FleetSpec(thermostats, motion_sensors, seed, anomaly_rate, kind_mix,
-                               time_scale)
+                               time_scale, run_id)
         self.fleet.build()  # validate now, not in a worker
         self.client_settings = ClientSettings(
             bootstrap=bootstrap or Endpoints().producer_bootstrap, topic=topic,
             delivery_timeout_ms=int(delivery_timeout_s * 1000), linger_ms=linger_ms,
             batch_size=batch_size, compression=compression,
-            max_block_ms=int(max_block_s * 1000), client=client)
+            max_block_ms=int(max_block_s * 1000), client=client, acks=acks,
+            idempotence=idempotence)
+        self.client_settings.validate()
         self.device_order = device_order
         self.processes = processes
         self.close_timeout_s = close_timeout_s
@@ -109,6 +112,8 @@ class Producer:
         summary.update({
             "target": phases, "processes": self.processes,
             "client": self.client_settings.client, "topic": self.client_settings.topic,
+            "acks": self.client_settings.acks,
+            "idempotence": self.client_settings.idempotence,
             "bootstrap": self.client_settings.bootstrap, "ledger": str(ledger_path),
             "send_failures": sum(r["send_failures"] for r in results),
             "interrupted": self._stop.reason,

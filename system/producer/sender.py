@@ -36,11 +36,13 @@ class FleetSpec:
     anomaly_rate: float = 0.10
     kind_mix: dict[str, float] | None = None
     time_scale: float = 1.0
+    run_id: str = ""
+    """Seeds the event ids (with ``seed``), never the readings."""
 
     def build(self) -> Fleet:
         return Fleet(self.thermostats, self.motion_sensors, seed=self.seed,
                      anomaly_rate=self.anomaly_rate, kind_mix=self.kind_mix,
-                     time_scale=self.time_scale)
+                     time_scale=self.time_scale, run_id=self.run_id)
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,8 @@ def malformed_records() -> list[tuple[str, bytes]]:
         ("missing field", variant(timestamp=...)),
         ("missing field", variant(temperature_celsius=None)),
         ("unknown device", variant(device_id="toaster-01")),
+        ("out of range", variant(temperature_celsius=1e6)),
+        ("out of range", variant(humidity_percent=-5.0)),
         ("oversized", variant(padding="x" * MB)),
     ]
 

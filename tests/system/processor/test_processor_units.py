@@ -40,9 +40,35 @@ def test_a_valid_motion_reading_parses() -> None:
     assert record["device_type"] == "motion" and record["motion_detected"] is False
 
 
-def test_integer_temperatures_and_implausible_values_are_valid_readings() -> None:
+def test_integer_temperatures_and_unusual_but_possible_values_are_valid_readings() -> None:
     assert schema.parse(_raw(_thermo(temperature_celsius=22)))["temperature_celsius"] == 22
-    assert schema.parse(_raw(_thermo(temperature_celsius=-999.0)))["temperature_celsius"] == -999
+    for temp, humidity in ((-50.0, 0.0), (100, 100), (72.5, 3.0)):
+        record = schema.parse(_raw(_thermo(temperature_celsius=temp, humidity_percent=humidity)))
+        assert (record["temperature_celsius"], record["humidity_percent"]) == (temp, humidity)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("temperature_celsius", 1e6), ("temperature_celsius", -999.0),
+    ("temperature_celsius", 100.01), ("temperature_celsius", -50.5),
+    ("humidity_percent", -0.1), ("humidity_percent", 101), ("humidity_percent", 1e6),
+])
+def test_physically_impossible_readings_are_out_of_range(field: str, value: float) -> None:
+    with pytest.raises(schema.Invalid) as info:
+        schema.parse(_raw(_thermo(**{field: value})))
+    reason = str(info.value)
+    assert schema.reason_kind(reason) == "out of range"
+    assert field in reason and repr(value) in reason, reason
+
+
+def test_every_garbage_reading_of_the_producer_is_dead_lettered() -> None:
+    from system.producer.devices import GARBAGE_VALUES
+
+    kinds = set()
+    for value in GARBAGE_VALUES:
+        with pytest.raises(schema.Invalid) as info:
+            schema.parse(_raw(_thermo(temperature_celsius=value)))
+        kinds.add(schema.reason_kind(str(info.value)))
+    assert kinds == {"wrong type", "missing field", "out of range"}
 
 
 @pytest.mark.parametrize(("raw", "kind"), [
@@ -148,7 +174,7 @@ def test_zscore_flags_a_stuck_sensor_from_its_third_identical_reading() -> None:
 
 
 def test_zscore_flags_implausible_values_at_once_even_while_warming_up() -> None:
-    verdicts, state = _run([21.0, 21.1, -999.0, 21.0])
+    verdicts, state = _run([21.0, 21.1, -45.0, 21.0])
     assert verdicts[2] == detectors.Verdict(True, None, "implausible")
     assert state.last == 21.0 and state.n == 3  # the impossible value was not learned
 
@@ -181,3 +207,68 @@ def test_zscore_ignores_readings_without_temperature() -> None:
     assert detectors.ZScore().observe(state, {"seq": 1, "motion_detected": True}
                                       ) == detectors.Verdict(False, None)
     assert state == detectors.DeviceState()
+
+
+# ------------------------------------------------------------------ median / MAD
+
+def _mad_run(temps: list[float], state: detectors.DeviceState | None = None,
+             start_seq: int = 1) -> tuple[list[detectors.Verdict], detectors.DeviceState]:
+    state = state or detectors.DeviceState()
+    mad = detectors.MedianMad()
+    return [mad.observe(state, r) for r in _series(temps, start_seq)], state
+
+
+def test_mad_is_quiet_on_noise_and_during_warm_up() -> None:
+    verdicts, state = _mad_run(_noise(300))
+    assert sum(v.is_anomaly for v in verdicts) <= 2
+    assert all(v.score is None for v in verdicts[:10])
+    assert len(state.window) == detectors.MedianMad().window and state.last_seq == 300
+
+
+def test_mad_flags_spikes_of_any_sign_relative_to_the_device() -> None:
+    hot_room = _noise(60, base=38.0)
+    verdicts, _ = _mad_run(hot_room + [33.0] + _noise(5, base=38.0, seed=3) + [44.0])
+    assert verdicts[60].is_anomaly and verdicts[60].rule == "median-mad"  # below 35 °C
+    assert verdicts[-1].is_anomaly
+    assert not any(v.is_anomaly for v in verdicts[61:66])  # one outlier leaves the median
+
+
+def test_mad_is_blind_to_a_stuck_sensor_and_absorbs_a_long_level_change() -> None:
+    stuck, _ = _mad_run(_noise(50) + [21.37] * 8)
+    assert not any(v.is_anomaly for v in stuck[50:])
+    shifted, _ = _mad_run(_noise(50) + _noise(60, base=28.0, seed=2))
+    assert shifted[51].is_anomaly
+    assert not any(v.is_anomaly for v in shifted[-20:])
+
+
+def test_mad_never_moves_its_window_on_a_replay() -> None:
+    _, state = _mad_run(_noise(40))
+    before = state.to_dict()
+    _mad_run(_noise(40)[30:], state, start_seq=31)
+    assert state.to_dict() == before
+
+
+# ------------------------------------------------------------------ every detector at once
+
+def test_detectors_judge_returns_one_verdict_per_name_of_DETECTORS() -> None:
+    every = detectors.Detectors(threshold_c=30.0)
+    state = detectors.DeviceState()
+    verdicts = [every.judge(state, r) for r in _series(_noise(40) + [33.0])]
+    assert all(tuple(v) == detectors.DETECTORS for v in verdicts)
+    assert {name: v.is_anomaly for name, v in verdicts[-1].items()} == dict.fromkeys(
+        detectors.DETECTORS, True)
+    assert state.n == 40 and len(state.window) == 31 and state.last_seq == 41
+    motion = every.judge(None, {"seq": 1, "motion_detected": True})
+    assert motion == dict.fromkeys(detectors.DETECTORS, detectors.Verdict(False, None))
+
+
+def test_a_replay_moves_neither_stateful_detector() -> None:
+    every = detectors.Detectors()
+    state = detectors.DeviceState()
+    for reading in _series(_noise(40)):
+        every.judge(state, reading)
+    before = state.to_dict()
+    again = [every.judge(state, r) for r in _series(_noise(40)[20:], start_seq=21)]
+    assert state.to_dict() == before and len(again) == 20
+    stored = detectors.DeviceState.from_dict({"_id": "thermostat-01", **before})
+    assert stored == state

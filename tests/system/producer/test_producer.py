@@ -19,6 +19,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 from own_stack import own_stack
 
+from system.producer.errors import ProducerError
 from system.producer.ledger import LEDGER_FILE, PARTS_DIR, SCHEMA
 from system.producer.producer import Producer
 from system.stack import kafka as kafka_admin
@@ -186,3 +187,41 @@ def test_a_signal_mid_run_still_writes_the_ledger(
     assert all(r["error"] is None or r["error"].startswith("unacked: ") for r in rows)
     assert sum(r["error"] is None for r in rows) >= 300
     assert (tmp_path / "produce-summary.json").exists()
+
+
+# ------------------------------------------------------------------ delivery knobs
+
+def test_acks_0_acks_locally_with_offset_minus_1_and_acks_1_with_real_offsets(
+        stack: NativeStack, topic: str, tmp_path: Path) -> None:
+    fire_and_forget = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic,
+                               seed=3, acks="0", idempotence=False, run_id="acks0")
+    summary = fire_and_forget.run(tmp_path / "acks0", rate_eps=500, count=400)
+    assert summary["acked"] == 400 and summary["acks"] == "0"
+    rows = _ledger(tmp_path / "acks0")
+    assert all(math.isfinite(r["ack_ts"]) and r["error"] is None for r in rows)
+    assert {r["offset"] for r in rows} == {-1}
+    records = _consume(stack.endpoints.direct_bootstrap, topic, 400)
+    assert len(records) == 400  # nothing was lost on a healthy link, only never confirmed
+
+    leader_only = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic,
+                           seed=3, acks="1", idempotence=False, run_id="acks1")
+    leader_only.run(tmp_path / "acks1", rate_eps=500, count=400)
+    rows = _ledger(tmp_path / "acks1")
+    assert all(r["error"] is None and r["offset"] >= 0 for r in rows)
+    assert not {r["event_id"] for r in rows} & {r["event_id"] for r in _ledger(
+        tmp_path / "acks0")}, "two run ids, one seed: disjoint event ids"
+
+
+@pytest.mark.parametrize("acks", ["0", "1"])
+def test_idempotence_without_acks_all_is_refused_before_connecting(acks: str,
+                                                                   tmp_path: Path) -> None:
+    with pytest.raises(ProducerError, match="idempotence true requires acks all"):
+        Producer(bootstrap="127.0.0.1:1", acks=acks)
+    command = [sys.executable, "-m", "system.producer.cli", "--count", "1", "--acks", acks,
+               "--bootstrap", "127.0.0.1:1", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "idempotence true requires acks all" in done.stderr
+    assert "--no-idempotence" in subprocess.run(
+        [sys.executable, "-m", "system.producer.cli", "--help"], cwd=REPO,
+        capture_output=True, text=True, timeout=60).stdout

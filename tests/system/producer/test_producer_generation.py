@@ -8,17 +8,17 @@ from collections import Counter
 
 import pytest
 
-from system.producer.devices import ANOMALY_KINDS, THRESHOLD_C, Event, Fleet
+from system.producer.devices import ANOMALY_KINDS, THRESHOLD_C, VALID_C, Event, Fleet
 from system.producer.errors import ProducerError
 from system.producer.schedule import RateProfile, Schedule
 from system.producer.sender import encode_message, iso_utc
 
 
 def _events(seed: int, count: int, thermostats: int = 5, motion: int = 5,
-            **fleet_kw: object) -> list[Event]:
+            rate: float = 100.0, **fleet_kw: object) -> list[Event]:
     fleet = Fleet(thermostats, motion, seed=seed, **fleet_kw)  # type: ignore[arg-type]
     return [fleet.next_event(slot.device_index, slot.offset_s)
-            for slot in Schedule(RateProfile.constant(100), len(fleet), count=count)]
+            for slot in Schedule(RateProfile.constant(rate), len(fleet), count=count)]
 
 
 def test_same_seed_same_events_and_truth_different_seed_different() -> None:
@@ -66,21 +66,32 @@ def test_anomaly_rate_and_mix_are_configurable() -> None:
 
 
 def test_anomaly_kinds_have_their_shape() -> None:
-    events = _events(5, 20_000, thermostats=4, motion=1)
+    fleet = Fleet(4, 1, seed=5)
+    events = [fleet.next_event(slot.device_index, slot.offset_s)
+              for slot in Schedule(RateProfile.constant(100), len(fleet), count=20_000)]
     by_device: dict[str, list[Event]] = {}
     for e in events:
         by_device.setdefault(e.device_id, []).append(e)
     for e in events:
         value = e.fields.get("temperature_celsius")
-        if e.truth_kind == "spike":
-            assert value > THRESHOLD_C
-        elif e.truth_kind in ("drift", "stuck"):
-            assert isinstance(value, float) and value < THRESHOLD_C
-        elif e.truth_kind == "garbage":
+        if e.truth_kind == "garbage":
             assert value in ("ERR", None, -999.0, 1e6)
         elif e.device_type == "thermostat":
-            assert 5.0 < value < 35.0
+            assert isinstance(value, float) and VALID_C[0] <= value <= VALID_C[1]
             assert 10.0 <= e.fields["humidity_percent"] <= 95.0
+        if e.truth_kind is None and e.device_type == "thermostat":
+            low, high = (30.0, 45.0) if e.device_id in fleet.hot_rooms else (10.0, 32.0)
+            assert low < value < high, (e.device_id, value)
+    spikes_checked = 0
+    for readings in by_device.values():
+        for before, e, after in zip(readings, readings[1:], readings[2:], strict=False):
+            # a spike stands 3-18 °C off its neighbours' level (noise aside)
+            if e.truth_kind == "spike" and before.truth_kind is None and after.truth_kind is None:
+                level = (before.fields["temperature_celsius"]
+                         + after.fields["temperature_celsius"]) / 2
+                assert 3.0 - 2.5 <= abs(e.fields["temperature_celsius"] - level) <= 18.0 + 2.5
+                spikes_checked += 1
+    assert spikes_checked > 20
     # a stuck episode repeats exactly the reading before it, humidity included
     stuck_runs = 0
     for readings in by_device.values():
@@ -89,13 +100,50 @@ def test_anomaly_kinds_have_their_shape() -> None:
                 stuck_runs += 1
                 assert e.fields == before.fields or before.truth_anomaly
     assert stuck_runs > 0
-    # a drift episode moves monotonically away by >= 0.5 °C per reading (noise aside)
+    # a drift episode moves monotonically away by >= 0.3 °C per reading (noise aside)
     for readings in by_device.values():
-        episode = [e for e in readings if e.truth_kind == "drift"][:6]
-        if len(episode) >= 6 and all(r.seq == episode[0].seq + i for i, r in enumerate(episode)):
+        episode = [e for e in readings if e.truth_kind == "drift"][:12]
+        if len(episode) >= 12 and all(r.seq == episode[0].seq + i for i, r in enumerate(episode)):
             change = episode[-1].fields["temperature_celsius"] - episode[0].fields[
                 "temperature_celsius"]
-            assert abs(change) >= 5 * 0.5 - 1.5
+            assert abs(change) >= 11 * 0.3 - 2.5
+
+
+def test_regimes_the_threshold_rule_cannot_see() -> None:
+    """Hot rooms read above 35 °C when normal; spikes and drifts are not shaped around 35."""
+    events = _events(11, 40_000, thermostats=10, motion=0)
+    hot = Fleet(10, 0, seed=11).hot_rooms
+    assert 1 <= len(hot) <= 2
+    normal_hot = [e.fields["temperature_celsius"] for e in events
+                  if e.device_id in hot and e.truth_kind is None]
+    assert sum(t > THRESHOLD_C for t in normal_hot) > 0.9 * len(normal_hot)
+    spikes = [e.fields["temperature_celsius"] for e in events if e.truth_kind == "spike"]
+    assert any(t < THRESHOLD_C for t in spikes) and any(t > THRESHOLD_C for t in spikes)
+    drift = [e for e in events if e.truth_kind == "drift"]
+    crossed = {e.device_id for e in drift if e.fields["temperature_celsius"] > THRESHOLD_C
+               and e.device_id not in hot}
+    below = [e for e in drift if e.fields["temperature_celsius"] < THRESHOLD_C]
+    assert crossed and below
+    noise = {round(Fleet(10, 0, seed=11).devices[i].noise_c, 3) for i in range(10)}
+    assert len(noise) == 10 and min(noise) >= 0.15 and max(noise) <= 0.6
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 42, 1234])
+def test_the_seed_fleet_of_ten_devices_has_a_hot_room(seed: int) -> None:
+    fleet = Fleet(5, 5, seed=seed)
+    assert len(fleet.hot_rooms) == 1
+    assert fleet.hot_rooms == Fleet(5, 5, seed=seed, run_id="other").hot_rooms
+    assert not Fleet(2, 2, seed=seed).hot_rooms
+
+
+def test_run_id_changes_the_event_ids_only() -> None:
+    first = _events(7, 3000, run_id="20260101-000000-baseline")
+    second = _events(7, 3000, run_id="20260101-000500-baseline")
+    assert [(e.device_id, e.seq, e.fields, e.truth_anomaly, e.truth_kind, e.truth_detail)
+            for e in first] == [(e.device_id, e.seq, e.fields, e.truth_anomaly, e.truth_kind,
+                                 e.truth_detail) for e in second]
+    assert not {e.event_id for e in first} & {e.event_id for e in second}
+    assert _events(7, 500, run_id="r") == _events(7, 500, run_id="r")
 
 
 def test_message_json_has_the_seed_fields_plus_ids_and_never_the_truth() -> None:
@@ -153,3 +201,22 @@ def test_random_device_order_is_seeded() -> None:
 
     assert order(1) == order(1) != order(2)
     assert set(order(1)) == set(range(7))
+
+
+def test_truth_and_ids_do_not_depend_on_the_rate_or_the_process_split() -> None:
+    def truth(events: list[Event]) -> list[tuple[object, ...]]:
+        return sorted((e.device_id, e.seq, e.event_id, e.truth_kind, e.truth_detail)
+                      for e in events)
+
+    slow = _events(12, 4000, rate=50.0)
+    fast = _events(12, 4000, rate=5000.0)
+    assert truth(slow) == truth(fast)
+    # Two workers each build the whole fleet and generate only their own devices' readings.
+    split: list[Event] = []
+    for worker in (0, 1):
+        fleet = Fleet(5, 5, seed=12)
+        split += [fleet.next_event(slot.device_index, slot.offset_s)
+                  for slot in Schedule(RateProfile.constant(50), len(fleet), count=4000)
+                  if slot.device_index % 2 == worker]
+    assert sorted(split, key=lambda e: (e.device_id, e.seq)) == sorted(
+        slow, key=lambda e: (e.device_id, e.seq))
