@@ -27,6 +27,9 @@ environment:
   IOTBENCH_PORT_OFFSET  shift every port (run a second stack beside the first)
 """
 
+EXIT_BAD_INPUT = 2
+"""What ``validate`` returns for an invalid file; run, sweep and capacity return it too."""
+
 
 def _sigterm_as_interrupt() -> None:
     """Treat SIGTERM like Ctrl-C so every command cleans up the same way."""
@@ -125,19 +128,33 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _refuse_invalid(file: str) -> bool:
+    """True (problems printed) when the scenario file is missing or invalid: checked before
+    anything starts, so bad input costs no stack and shows no traceback."""
+    from benchmarks.validate import refuse_invalid
+
+    return refuse_invalid(Path(file))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if _refuse_invalid(args.file):
+        return EXIT_BAD_INPUT
     from benchmarks.runner import run_file
 
     return run_file(Path(args.file), Path(args.runs))
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    if _refuse_invalid(args.file):
+        return EXIT_BAD_INPUT
     from benchmarks.sweep import sweep_file
 
     return sweep_file(Path(args.file), Path(args.sweeps))
 
 
 def cmd_capacity(args: argparse.Namespace) -> int:
+    if _refuse_invalid(args.file):
+        return EXIT_BAD_INPUT
     from benchmarks.sweep import capacity_file
 
     return capacity_file(Path(args.file), Path(args.sweeps), start_eps=args.start,

@@ -1,5 +1,6 @@
 """The seed's JSON API: /api/data, /api/stats, /api/anomalies, /api/temperature/<device_id>,
-/api/chart-data, plus /api/noop (the server's own ceiling for load benchmarks)."""
+/api/chart-data; lookups by event id, /api/events/<event_id> and /api/events?ids=… (what the
+visibility probe polls); plus /api/noop (the server's own ceiling for load benchmarks)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask import Blueprint, abort, current_app
 from . import queries
 from .cache import StalenessCache
 from .db import get_db
-from .validation import check_query_args, device_id_arg, int_arg
+from .validation import check_query_args, device_id_arg, event_id_arg, event_ids_arg, int_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -98,6 +99,28 @@ def chart_data() -> dict[str, Any]:
         ("chart-data", points, devices),
         lambda: queries.chart_data(get_db(), points, devices),
     )
+
+
+@bp.get("/events/<event_id>")
+def event(event_id: str) -> dict[str, Any]:
+    """One stored event, read from processed_data (never stale)."""
+    check_query_args([])
+    event_id = event_id_arg(event_id)
+    found = queries.find_events(get_db(), [event_id])
+    if event_id not in found:
+        abort(404, f"Event {event_id!r} not found")
+    return found[event_id]
+
+
+@bp.get("/events")
+def events() -> dict[str, Any]:
+    """The stored events among ``ids`` (in the order asked) and the ids not stored (yet)."""
+    check_query_args(["ids"])
+    event_ids = event_ids_arg("ids")
+    found = queries.find_events(get_db(), event_ids)
+    records = [found[event_id] for event_id in event_ids if event_id in found]
+    missing = [event_id for event_id in event_ids if event_id not in found]
+    return {"count": len(records), "records": records, "missing": missing}
 
 
 @bp.get("/noop")

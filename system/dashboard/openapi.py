@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from . import api
-from .validation import DEVICE_ID_PATTERN
+from .validation import DEVICE_ID_PATTERN, EVENT_ID_PATTERN, MAX_EVENT_IDS
 
 bp = Blueprint("openapi", __name__)
 
@@ -82,6 +82,23 @@ SCHEMAS: dict[str, Any] = {
             "count": {"type": "integer"},
             "limit": {"type": "integer"},
             "records": {"type": "array", "items": _ref("Record")},
+        },
+    },
+    "Events": {
+        "type": "object",
+        "required": ["count", "records", "missing"],
+        "properties": {
+            "count": {"type": "integer", "description": "Records found"},
+            "records": {
+                "type": "array",
+                "description": "The stored record of each id found, in the order asked",
+                "items": _ref("Record"),
+            },
+            "missing": {
+                "type": "array",
+                "description": "The ids asked for that are not stored (yet)",
+                "items": {"type": "string", "pattern": EVENT_ID_PATTERN},
+            },
         },
     },
     "TemperaturePoint": {
@@ -216,6 +233,52 @@ PATHS: dict[str, Any] = {
                 "example": "thermostat-01",
             },
             LIMIT,
+        ],
+    ),
+    "/api/events/{event_id}": _get(
+        "One stored event by id, read from processed_data (never stale)",
+        {
+            "200": _json("The record", _ref("Record")),
+            "400": _error("Malformed event id (not 32 lowercase hex digits) or any query "
+                          "parameter"),
+            "404": _error("No event with this id is stored (yet)"),
+            "503": DB_DOWN,
+        },
+        [
+            {
+                "name": "event_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": EVENT_ID_PATTERN},
+                "example": "0123456789abcdef0123456789abcdef",
+            },
+        ],
+    ),
+    "/api/events": _get(
+        f"Batch lookup of up to {MAX_EVENT_IDS} events by id (what the visibility probe "
+        "polls); ids not stored are listed under `missing`, never an error",
+        {
+            "200": _json("The records found and the ids missing", _ref("Events")),
+            "400": _error(f"`ids` absent or empty, more than {MAX_EVENT_IDS} ids, a malformed "
+                          "id, or another query parameter"),
+            "503": DB_DOWN,
+        },
+        [
+            {
+                "name": "ids",
+                "in": "query",
+                "required": True,
+                "description": f"1 to {MAX_EVENT_IDS} event ids, comma-separated; repeats "
+                "are answered once",
+                "style": "form",
+                "explode": False,
+                "schema": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_EVENT_IDS,
+                    "items": {"type": "string", "pattern": EVENT_ID_PATTERN},
+                },
+            },
         ],
     ),
     "/api/chart-data": _get(

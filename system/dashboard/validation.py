@@ -64,3 +64,48 @@ def device_id_arg(device_id: str) -> str:
             "two or more digits joined by '-', such as 'thermostat-01' or 'motion-sensor-03'",
         )
     return device_id
+
+
+EVENT_ID_PATTERN = r"^[0-9a-f]{32}$"
+EVENT_ID_RE = re.compile(r"[0-9a-f]{32}")
+MAX_EVENT_IDS = 50
+"""Ids per batch lookup: each costs one ``_id`` read, so a request stays bounded."""
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def event_id_arg(event_id: str) -> str:
+    """An event id: 32 lowercase hex digits (a uuid4 without dashes)."""
+    _reject_smuggling("event_id", event_id)
+    if not EVENT_ID_RE.fullmatch(event_id):
+        abort(
+            400,
+            f"event_id {_shown(event_id)} is malformed: expected 32 lowercase hex digits, "
+            "such as '0123456789abcdef0123456789abcdef'",
+        )
+    return event_id
+
+
+def event_ids_arg(name: str = "ids") -> list[str]:
+    """A required comma-separated list of 1…MAX_EVENT_IDS event ids, repeats dropped."""
+    raw = request.args.get(name)
+    usage = f"give {name}=<id>,<id>,… with 1 to {MAX_EVENT_IDS} event ids"
+    if raw is None:
+        abort(400, f"Query parameter {name!r} is required: {usage}")
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if not ids:
+        abort(400, f"Query parameter {name!r} is empty: {usage}")
+    unique = list(dict.fromkeys(ids))
+    if len(unique) > MAX_EVENT_IDS:
+        abort(400, f"Query parameter {name!r} gives {len(unique)} ids; at most "
+                   f"{MAX_EVENT_IDS} per request")
+    for event_id in unique:
+        if not EVENT_ID_RE.fullmatch(event_id):
+            abort(
+                400,
+                f"Query parameter {name!r}: event id {_shown(event_id)} is malformed: "
+                "expected 32 lowercase hex digits",
+            )
+    return unique
