@@ -55,8 +55,7 @@ def contract_events(count: int, rng: random.Random, start: int = 0) -> Iterator[
             "event_time": event_time, "detector": "threshold", "anomaly_score": None,
             "kafka_partition": 0, "kafka_offset": i,
             "kafka_ts": event_time + timedelta(milliseconds=5),
-            "processed_at": stored - timedelta(milliseconds=100), "stored_at": stored,
-            "write_count": 1,
+            "processing_start": stored - timedelta(milliseconds=100), "written_at": stored,
         }
         if device_id.startswith("thermostat"):
             spike = rng.random() < 0.05

@@ -48,6 +48,9 @@ Log = Callable[[str], None]
 
 EXIT_OK, EXIT_SLO_FAILED, EXIT_FAILED, EXIT_INVALID_BASELINE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 PRODUCER_START_TIMEOUT_S = 60.0
+PROBE_POLL_INTERVAL_S = 0.25
+"""The visibility probe's lookups read the whole collection on FerretDB v1 (no index use),
+so it polls gently: it perturbs the store it measures as little as it can."""
 
 
 @dataclass
@@ -262,9 +265,10 @@ class Run:
                               self.run_dir / "spark_progress.jsonl", events=self.events)
         self.samplers = [self.lag, ResourceSampler(self.run_dir / "resources.csv", self._pids)]
         if t.dashboard_url:
-            probe = VisibilityProbe(self.run_dir / "probe.csv", t.dashboard_url,
-                                    t.admin_bootstrap, self.topic,
-                                    rate_eps=s.producer.peak_rate_eps())
+            probe = VisibilityProbe(
+                self.run_dir / "probe.csv", t.dashboard_url, t.admin_bootstrap, self.topic,
+                sample_every=VisibilityProbe.sample_every_for(s.producer.peak_rate_eps()),
+                poll_interval_s=PROBE_POLL_INTERVAL_S)
             self.journal.update(probe=probe.settings())
             self.samplers.append(probe)
         for sampler in self.samplers:

@@ -1,7 +1,7 @@
 """The optional Mongo → InfluxDB bridge (the seed's ``bridge/``, compose profile ``influx``).
 
 It copies processed events from ``iot_db.processed_data`` into InfluxDB as points of the
-measurement ``iot_event``, polling by a ``stored_at`` watermark::
+measurement ``iot_event``, polling by a ``written_at`` watermark::
 
     python -m system.bridge --mongo-uri 'mongodb://127.0.0.1:27017/?directConnection=true' \\
         --influx-url http://127.0.0.1:8086 --database iot

@@ -21,13 +21,13 @@ class PollResult:
 
 
 class Bridge:
-    """Copies ``processed_data`` to InfluxDB by a ``stored_at`` watermark.
+    """Copies ``processed_data`` to InfluxDB by a ``written_at`` watermark.
 
-    Each poll re-reads ``overlap_s`` behind the watermark: the processor stamps ``stored_at``
+    Each poll re-reads ``overlap_s`` behind the watermark: the processor stamps ``written_at``
     just before its insert, so a slow write can become visible after a later one was already
     copied. Re-copied events overwrite their own points (see ``lines.py``), so the overlap
     costs bandwidth, never duplicates. An event whose write becomes visible more than
-    ``overlap_s`` after its ``stored_at`` is not copied.
+    ``overlap_s`` after its ``written_at`` is not copied.
     """
 
     def __init__(self, collection: Any, influx: Influx, *, overlap_s: float = 10.0,
@@ -49,10 +49,10 @@ class Bridge:
         return EPOCH + timedelta(milliseconds=self.watermark_ms) - self.overlap
 
     def poll(self) -> PollResult:
-        """Copy every event with ``stored_at >= watermark − overlap``, oldest first; the
+        """Copy every event with ``written_at >= watermark − overlap``, oldest first; the
         watermark advances after each written chunk, so a failure loses no progress."""
-        cursor = (self.collection.find({"stored_at": {"$gte": self._since()}})
-                  .sort([("stored_at", 1), ("_id", 1)]).batch_size(self.chunk))
+        cursor = (self.collection.find({"written_at": {"$gte": self._since()}})
+                  .sort([("written_at", 1), ("_id", 1)]).batch_size(self.chunk))
         read = written = skipped = 0
         pending: list[str] = []
         newest: int | None = None
@@ -63,7 +63,7 @@ class Bridge:
                 skipped += 1
             else:
                 pending.append(text)
-            stored = event.get("stored_at")
+            stored = event.get("written_at")
             if isinstance(stored, datetime):
                 newest = max(newest or 0, epoch_ms(stored))
             if len(pending) >= self.chunk:

@@ -5,7 +5,7 @@ One point per event in measurement ``iot_event``:
 - tags: ``device_id``, ``device_type`` (low cardinality; never values that could change on a
   replay, so a re-copied event lands on the same series);
 - fields: the readings, ``is_anomaly`` (bool) and ``anomaly`` (0/1 integer, for sums),
-  ``anomaly_score``, ``seq``, ``latency_ms`` (stored_at − event_time), ``stored_ms``,
+  ``anomaly_score``, ``seq``, ``latency_ms`` (written_at − event_time), ``stored_ms``,
   ``kafka_partition``, ``kafka_offset``, ``event_id``, ``detector``;
 - timestamp (ns): ``event_time`` in ms × 10⁶ + ``seq`` mod 10⁶. Mongo keeps dates to the
   millisecond, so two readings of one device in the same millisecond would otherwise share a
@@ -72,7 +72,7 @@ def fields(event: dict[str, Any]) -> dict[str, str]:
     anomaly = bool(event.get("is_anomaly"))
     out["is_anomaly"] = "true" if anomaly else "false"
     out["anomaly"] = f"{int(anomaly)}i"
-    stored, happened = event.get("stored_at"), event.get("event_time")
+    stored, happened = event.get("written_at"), event.get("event_time")
     if isinstance(stored, datetime):
         out["stored_ms"] = f"{epoch_ms(stored)}i"
         if isinstance(happened, datetime):

@@ -70,9 +70,8 @@ SCHEMAS: dict[str, Any] = {
             "kafka_partition": {"type": "integer"},
             "kafka_offset": {"type": "integer"},
             "kafka_ts": TIME,
-            "processed_at": TIME,
-            "stored_at": TIME,
-            "write_count": {"type": "integer"},
+            "processing_start": TIME,
+            "written_at": TIME,
         },
     },
     "Records": {

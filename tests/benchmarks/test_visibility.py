@@ -34,9 +34,9 @@ def probe_rows(path: Path) -> list[dict[str, str]]:
 
 def stored_time(db: Any, doc: dict[str, Any]) -> float:
     """When Mongo acknowledged the document's write: the sink's `sink_writes` record when
-    it keeps one, else the document's own `stored_at`."""
+    it keeps one, else the document's own `written_at`."""
     write = db.sink_writes.find_one({"_id": doc["write_id"]}) if "write_id" in doc else None
-    moment: datetime = write["stored"] if write else doc["stored_at"]
+    moment: datetime = write["stored"] if write else doc["written_at"]
     return moment.timestamp()
 
 

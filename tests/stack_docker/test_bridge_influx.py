@@ -111,7 +111,7 @@ def test_one_poll_copies_every_event_and_the_values_match(influx, ferret, setup)
     assert row["temperature_celsius"] == pytest.approx(sample["temperature_celsius"])
     assert row["humidity_percent"] == pytest.approx(sample["humidity_percent"])
     assert row["is_anomaly"] is sample["is_anomaly"] and row["seq"] == sample["seq"]
-    assert row["latency_ms"] == pytest.approx(300.0)  # stored_at − event_time in the fixture
+    assert row["latency_ms"] == pytest.approx(300.0)  # written_at − event_time in the fixture
     when = datetime.fromisoformat(row["time"].replace("Z", "+00:00")[:26] + "+00:00")
     assert abs(when - sample["event_time"]) < timedelta(milliseconds=1)
 
@@ -134,7 +134,7 @@ def test_later_events_are_picked_up_by_the_next_poll(influx, ferret, setup, fixt
     later = fixtures.make_events(random.Random(999), 40)
     shift = timedelta(hours=1)
     for e in later:
-        for key in ("event_time", "kafka_ts", "processed_at", "stored_at"):
+        for key in ("event_time", "kafka_ts", "processing_start", "written_at"):
             e[key] += shift
     with MongoClient(ferret.uri) as client:
         client[s["mongo_db"]].processed_data.insert_many([dict(e) for e in later])
@@ -142,8 +142,8 @@ def test_later_events_are_picked_up_by_the_next_poll(influx, ferret, setup, fixt
     assert done.returncode == 0, done.stderr
     assert "resuming at stored_ms=" in done.stdout
     # the new events, plus the old ones inside the 10 s overlap behind the watermark
-    newest = max(e["stored_at"] for e in s["events"])
-    overlap = sum(e["stored_at"] >= newest - timedelta(seconds=10) for e in s["events"])
+    newest = max(e["written_at"] for e in s["events"])
+    overlap = sum(e["written_at"] >= newest - timedelta(seconds=10) for e in s["events"])
     assert 0 < overlap < EVENTS
     assert f"read {40 + overlap} written {40 + overlap}" in done.stdout
     assert counts(influx, s["influx_db"]) == expected([*s["events"], *later])
@@ -155,7 +155,7 @@ def test_the_watermark_advances_and_resume_reads_it_back(influx, ferret, setup) 
     with MongoClient(ferret.uri, tz_aware=True) as client:
         bridge = Bridge(client[s["mongo_db"]].processed_data, target, chunk=100)
         first = bridge.poll()
-        newest = max(lines.epoch_ms(e["stored_at"]) for e in s["events"])
+        newest = max(lines.epoch_ms(e["written_at"]) for e in s["events"])
         assert (first.read, first.written, first.watermark_ms) == (EVENTS, EVENTS, newest)
         second = bridge.poll()  # only the overlap behind the watermark is read again
         assert 0 < second.read < EVENTS
@@ -177,7 +177,7 @@ def test_a_refused_write_fails_clearly_and_copies_nothing(influx, ferret, setup)
 def event(**over: Any) -> dict[str, Any]:
     t = datetime(2025, 1, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
     base = {"event_id": "e1", "device_id": "thermostat-01", "device_type": "thermostat",
-            "seq": 7, "event_time": t, "stored_at": t + timedelta(milliseconds=250),
+            "seq": 7, "event_time": t, "written_at": t + timedelta(milliseconds=250),
             "temperature_celsius": 21.5, "is_anomaly": False, "anomaly_score": None,
             "kafka_partition": 1, "kafka_offset": 42, "detector": "threshold"}
     return {**base, **over}

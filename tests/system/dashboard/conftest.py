@@ -127,9 +127,8 @@ def make_events(rng: random.Random, count: int) -> list[dict[str, Any]]:
             "kafka_partition": 0,
             "kafka_offset": i,
             "kafka_ts": event_time + timedelta(milliseconds=5),
-            "processed_at": stored - timedelta(milliseconds=100),
-            "stored_at": stored,
-            "write_count": 1,
+            "processing_start": stored - timedelta(milliseconds=100),
+            "written_at": stored,
         }
         if device_id.startswith("thermostat"):
             spike = rng.random() < 0.1
@@ -170,7 +169,7 @@ def fill(db: Database, events: list[dict[str, Any]]) -> None:
                 "kafka_partition": 0,
                 "kafka_offset": 10_000 + i,
                 "kafka_ts": BASE_TIME,
-                "stored_at": BASE_TIME,
+                "written_at": BASE_TIME,
             }
             for i in range(3)
         ]

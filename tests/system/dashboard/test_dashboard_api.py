@@ -59,7 +59,7 @@ def test_data_is_the_newest_records(
     assert "_id" not in first
     assert first["event_time"] == iso(doc["event_time"])
     assert first["timestamp"] == doc["timestamp"]
-    assert first["stored_at"].endswith("Z")
+    assert first["written_at"].endswith("Z")
 
 
 def test_anomalies_are_only_anomalous_records(client: FlaskClient, seeded_db: Database) -> None:

@@ -39,7 +39,7 @@ def test_one_event_by_id_is_its_stored_record(client: FlaskClient, seeded_db: Da
     assert record["event_id"] == doc["event_id"]
     assert (record["device_id"], record["seq"]) == (doc["device_id"], doc["seq"])
     assert record["event_time"] == iso(doc["event_time"])
-    assert record["stored_at"] == iso(doc["stored_at"])
+    assert record["written_at"] == iso(doc["written_at"])
     assert record["kafka_offset"] == doc["kafka_offset"]
 
 
@@ -113,7 +113,7 @@ def append_client(ferret_server: Any, mongo: MongoClient) -> FlaskClient:
     db.drop_collection("processed_data")
     base = datetime(2025, 10, 16, 16, 0, tzinfo=timezone.utc)
     docs = [{"_id": ObjectId(), "event_id": f"{i:032x}", "device_id": "thermostat-01",
-             "seq": i, "event_time": base, "stored_at": base} for i in range(1, 21)]
+             "seq": i, "event_time": base, "written_at": base} for i in range(1, 21)]
     db.processed_data.insert_many([*docs, {**docs[4], "_id": ObjectId()}])
     app = create_app({"MONGO_URI": ferret_server.uri, "MONGO_DB": "iot_db_append",
                       "STATS_CACHE_SECONDS": 0, "TESTING": True})
