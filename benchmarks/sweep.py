@@ -4,11 +4,12 @@ A sweep runs every matrix point × repetition. Points that share a stack setting
 workers, cores, memory, provider) share one stack; the partition count is per run (each run
 has its own topic). ``sweep.json`` lists every run; reports aggregate it.
 
-Capacity (as in Theodolite) searches the highest sustainable producer rate: a probe run is
-sustainable when consumer lag has no upward trend after warm-up (slope ≤ a share of the
-rate), p99 event-time latency stays under a bound, and the producer really reached the rate
-(achieved ≥ 95 % of target, publish delay p99 under a bound) — so the search never settles
-on a rate the generator could not produce. Doubling until a probe fails, then bisection.
+Capacity (as in Theodolite) searches the highest sustainable producer rate. Every probe run is
+judged by the one rule of :mod:`reports.sustainability` (the run and sweep reports use the
+same): lag trend within 1 % of the rate, achieved rate, censored p99 bound, zero loss in every
+class, every SLO met — each verdict with its evidence. The capacity is
+:func:`reports.sustainability.capacity_from_probes` (monotone), so ``capacity.json`` and the
+sweep report agree. Doubling until a probe fails, then bisection.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -104,55 +105,34 @@ def sweep_file(path: Path, root: Path = Path("sweeps")) -> int:
 
 # ---------------------------------------------------------------- capacity
 
-@dataclass(frozen=True)
-class Sustainability:
-    lag_slope_share: float = 0.01
-    """Lag slope after warm-up may be at most this share of the rate (events/s per s)."""
-    p99_bound_ms: float = 10_000
-    achieved_min: float = 0.95
-    publish_delay_p99_ms: float = 1_000
-
-    def judge(self, rate: float, results: dict[str, Any]) -> tuple[bool, str]:
-        lag = (results.get("lag") or {}).get("slope_eps")
-        p99 = ((results.get("latency_ms") or {}).get("e2e") or {}).get("p99")
-        achieved = (results.get("throughput") or {}).get("achieved_ratio")
-        publish = (((results.get("latency_ms") or {}).get("hops") or {})
-                   .get("publish_delay") or {}).get("p99")
-        reasons = []
-        if lag is None or lag > max(1.0, self.lag_slope_share * rate):
-            reasons.append(f"lag slope {lag} events/s > {self.lag_slope_share:.0%} of rate")
-        if p99 is None or p99 > self.p99_bound_ms:
-            reasons.append(f"e2e p99 {p99} ms > {self.p99_bound_ms:g} ms")
-        if achieved is None or achieved < self.achieved_min:
-            reasons.append(f"achieved {achieved} < {self.achieved_min:.0%} of target "
-                           "(generator or pipeline saturated)")
-        if publish is None or publish > self.publish_delay_p99_ms:
-            reasons.append(f"publish delay p99 {publish} ms > {self.publish_delay_p99_ms:g}")
-        return not reasons, "; ".join(reasons) or "sustainable"
-
-
 def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float | None = None,
                   max_eps: float = 50_000, precision: float = 0.1) -> int:
     """Doubling then bisection over ``producer.rate_eps``; every probe is a run."""
     from benchmarks.scenario import load_scenario
+    from reports.sustainability import SustainabilityRule, capacity_from_probes, judge
 
     base = load_scenario(path)
-    rule = Sustainability()
+    rule = SustainabilityRule()
     sweep = Sweep(root, f"capacity-{base.name}")
     probes: list[dict[str, Any]] = []
     low, high = 0.0, None
     rate = start_eps or base.producer.peak_rate_eps() or 100.0
 
+    def write_capacity() -> None:
+        found = capacity_from_probes(probes)
+        (sweep.dir / "capacity.json").write_text(json.dumps(
+            {"rule": asdict(rule), "probes": probes, **found}, indent=2))
+
     def probe(rate_eps: float) -> bool:
         scenario = base.model_copy(update={"producer": base.producer.model_copy(
             update={"rate_eps": rate_eps, "profile": None})})
         outcome = sweep.run(scenario, {"producer.rate_eps": rate_eps}, 0)
-        ok, why = rule.judge(rate_eps, outcome.results or {})
-        ok = ok and outcome.status == "completed"
+        verdict = judge(outcome.results or {}, rule=rule)
+        ok = verdict["sustainable"] and outcome.status == "completed"
+        why = "; ".join(verdict["reasons"]) or "sustainable"
         probes.append({"rate_eps": rate_eps, "sustainable": ok, "why": why,
-                       "run_dir": outcome.run_dir.name})
-        (sweep.dir / "capacity.json").write_text(json.dumps(
-            {"rule": rule.__dict__, "probes": probes, "capacity_eps": low or None}, indent=2))
+                       "checks": verdict["checks"], "run_dir": outcome.run_dir.name})
+        write_capacity()
         print(f"probe {rate_eps:,.0f} events/s: {'sustainable' if ok else 'NOT sustainable'}"
               f" ({why})")
         return ok
@@ -175,8 +155,7 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
         return EXIT_INTERRUPTED
     finally:
         sweep.close()
-    (sweep.dir / "capacity.json").write_text(json.dumps(
-        {"rule": rule.__dict__, "probes": probes, "capacity_eps": low or None}, indent=2))
+    write_capacity()
     print(f"capacity: {low:,.0f} events/s (highest sustainable; first unsustainable: "
           f"{high if high is not None else f'> {max_eps:,.0f}'})")
     sweep.report()

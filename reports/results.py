@@ -46,7 +46,9 @@ from typing import Any
 import numpy as np
 
 from .analysis import RunAnalysis
+from .expectations import evaluate_expectations
 from .slo import evaluate_slos, lookup
+from .sustainability import SELF_REFERENCES, judge
 
 __all__ = ["Results", "build_results", "lookup", "normalise", "to_json", "write_results"]
 
@@ -65,8 +67,13 @@ class Results:
         return self.data.get("slo", [])
 
     @property
+    def expectations(self) -> list[dict[str, Any]]:
+        return self.data.get("expectations", [])
+
+    @property
     def passed(self) -> bool:
-        return all(verdict["passed"] for verdict in self.slo)
+        """Every SLO and every expectation met (the run's CI gate)."""
+        return all(verdict["passed"] for verdict in self.slo + self.expectations)
 
     def lookup(self, metric: str) -> Any:
         return lookup(self.data, metric)
@@ -99,14 +106,28 @@ def to_json(results: dict[str, Any]) -> str:
 
 
 def build_results(analysis: RunAnalysis) -> dict[str, Any]:
-    """The run's figures plus SLO verdicts, normalised exactly as they are written.
+    """The run's figures plus sustainability, SLO and expectation verdicts, normalised exactly
+    as they are written.
 
-    SLOs are evaluated on the normalised figures, so a verdict always agrees with the value
-    printed next to it.
+    Verdicts are evaluated on the normalised figures, so a verdict always agrees with the value
+    printed next to it. SLOs on anything but the sustainability verdict are evaluated first,
+    since the verdict requires them to pass; then every SLO is evaluated on the final figures.
     """
     figures = normalise(analysis.figures)
-    figures["slo"] = normalise(evaluate_slos(analysis.data.scenario.get("slo") or [], figures))
-    figures["slo_passed"] = all(verdict["passed"] for verdict in figures["slo"])
+    scenario = analysis.data.scenario
+    slos = scenario.get("slo") or []
+    others = [s for s in slos if not str(s.get("metric", "")).startswith(SELF_REFERENCES)]
+    verdict = normalise(judge(figures, evaluate_slos(others, figures)))
+    figures["sustainability"] = verdict
+    lag_check = next(c for c in verdict["checks"] if c["name"] == "lag_trend")
+    figures["throughput"].update(sustainable=verdict["sustainable"],
+                                 lag_trend_ok=lag_check["passed"],
+                                 lag_slope_limit_eps=lag_check["limit"])
+    figures["slo"] = normalise(evaluate_slos(slos, figures))
+    figures["slo_passed"] = all(v["passed"] for v in figures["slo"])
+    figures["expectations"] = normalise(evaluate_expectations(scenario.get("expect"), figures))
+    figures["expectations_passed"] = all(v["passed"] for v in figures["expectations"])
+    figures["passed"] = bool(figures["slo_passed"] and figures["expectations_passed"])
     return figures
 
 

@@ -39,7 +39,9 @@ def test_results_json_has_the_stable_keys(built_run: tuple[Path, reports.Results
     for key in ("p50", "p95", "p99", "p999", "max"):
         assert isinstance(reports.lookup(results, f"latency_ms.e2e.{key}"), float)
     assert reports.lookup(results, "throughput.stored_eps") > 0
-    for key in ("sent", "acked", "stored_unique", "lost", "duplicated", "unexpected"):
+    for key in ("sent", "acked", "stored_unique", "lost", "storage_duplicates", "unexpected",
+                "lost_in_kafka", "kafka_duplicates", "lost_in_pipeline", "replayed_writes",
+                "reordered", "undrained"):
         assert isinstance(reports.lookup(results, f"integrity.{key}"), int)
     for detector in ("zscore", "iforest"):
         assert set(results["accuracy"][detector]) >= {"precision", "recall", "f1"}
