@@ -102,7 +102,8 @@ def lag_summary(wide: pd.DataFrame, window: TimeWindow, origin: float,
                 lag: pd.DataFrame | None = None) -> dict[str, Any]:
     """Total lag max / mean / final, slope after warm-up with its CI, per-partition figures."""
     empty = {"samples": 0, "max": None, "mean": None, "final": None, "slope_eps": None,
-             "slope_low": None, "slope_high": None, "slope_stderr": None, "slope_n": 0, "unknown_seconds": None, "partitions": {}}
+             "slope_low": None, "slope_high": None, "slope_stderr": None, "slope_n": 0,
+             "unknown_seconds": None, "partitions": {}}
     if wide.empty:
         return empty
     total = wide["total"].dropna()

@@ -81,7 +81,8 @@ def test_killed_driver_loses_and_duplicates_nothing(target: Target, tmp_path: Pa
     assert fault["applied_at"] and fault["healed_at"] and fault["error"] is None
     integrity = outcome.results["integrity"]
     assert integrity["acked"] == 4000
-    assert (integrity["lost"], integrity["storage_duplicates"], integrity["unexpected"]) == (0, 0, 0)
+    assert (integrity["lost"], integrity["storage_duplicates"],
+            integrity["unexpected"]) == (0, 0, 0)
     assert integrity["stored_unique"] + integrity["dead_lettered"] == 4000
     assert outcome.exit_code == 0
 

@@ -206,7 +206,8 @@ def test_lag_series_with_known_slope() -> None:
     summary = lag_summary(wide, TimeWindow(ORIGIN + 10, ORIGIN + 60), ORIGIN, pd.DataFrame(rows))
     assert summary["slope_eps"] == pytest.approx(3.0)
     assert summary["slope_n"] == 50
-    assert summary["slope_low"] == pytest.approx(3.0) and summary["slope_high"] == pytest.approx(3.0)
+    assert summary["slope_low"] == pytest.approx(3.0)
+    assert summary["slope_high"] == pytest.approx(3.0)
     assert summary["final"] == pytest.approx(3.0 * 59 + 7.0)
     assert summary["max"] == 1000.0
 

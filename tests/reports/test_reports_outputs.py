@@ -76,7 +76,8 @@ def test_summary_md_and_junit(built_run: tuple[Path, reports.Results]) -> None:
     assert "all SLOs passed" in summary and "| figure | value |" in summary
     root = ElementTree.parse(run_dir / "junit.xml").getroot()
     cases = root.findall(".//testcase")
-    assert len(cases) == 3
+    assert [c.get("name") for c in cases][0] == "run status"
+    assert len(cases) == 1 + 3                  # the run's status, then the 3 SLOs
     assert not root.findall(".//failure")
 
 
