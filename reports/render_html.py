@@ -271,7 +271,7 @@ def render_sweep_html(results: dict[str, Any], curves: dict[str, bytes]) -> str:
     metrics = results.get("metrics", [])
     rows = []
     for point in points:
-        cells: list[Any] = [point["label"], point["n"]]
+        cells: list[Any] = [point["label"], point["n"], point.get("sustainable")]
         for metric in metrics:
             stats = point["metrics"].get(metric, {})
             cells.append(f"{fmt(stats.get('mean'))} ± {fmt(stats.get('ci95'))}")
@@ -285,7 +285,7 @@ def render_sweep_html(results: dict[str, Any], curves: dict[str, bytes]) -> str:
         section("SLO verdicts", slo_table(results.get("slo", []))),
         section("Sweep points", "<p>Mean ± half-width of the 95 % confidence interval "
                                 "(Student's t) over repetitions.</p>",
-                table(["point", "runs", *metrics], rows)),
+                table(["point", "runs", "sustainable", *metrics], rows)),
         section("Sweep curves", "".join(image(png, name) for name, png in sorted(curves.items()))
                 or '<p class="muted">No partitions/workers axis in this sweep.</p>'),
         section("Capacity", "<p>Each run judged by the one sustainability rule; capacity = the "

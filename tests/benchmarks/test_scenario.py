@@ -279,3 +279,14 @@ def test_the_format_document_mentions_every_field() -> None:
         name for model in models for name in model.model_fields if f"`{name}`" not in text
     })
     assert missing == []
+
+
+def test_expectations_name_known_figures_and_comparisons() -> None:
+    base = {"name": "x", "duration_s": 30, "warmup_s": 5}
+    scenario = Scenario.model_validate({**base, "expect": {"integrity.storage_duplicates": "> 0"}})
+    assert scenario.expect == {"integrity.storage_duplicates": "> 0"}
+    with pytest.raises(ValueError) as error:
+        Scenario.model_validate({**base, "expect": {"integrity.duplicated": "> 0",
+                                                    "integrity.lost": "more than 0"}})
+    assert "integrity.duplicated: unknown figure" in str(error.value)
+    assert "integrity.lost: expected '<op> <number>'" in str(error.value)

@@ -272,3 +272,15 @@ def test_lookup_and_missing_metric_fails_slo() -> None:
     passing = evaluate_slo({"metric": "latency_ms.e2e.p99", "op": "<", "threshold": 200},
                            results)
     assert passing["passed"] is True and passing["value"] == 120.0
+
+
+def test_recovery_counts_from_the_heal_start_and_says_when_it_saw_nothing() -> None:
+    lag, p99 = _recovery_series(back_at=36)
+    lag.loc[30:33] = np.nan                       # a broker restart: no lag sample for 4 s
+    fault = FaultWindow("f1", "kafka", "kill", ORIGIN + 20.0, ORIGIN + 30.0, None,
+                        heal_started_at=ORIGIN + 28.0)
+    result = fault_recovery(fault, lag, p99, ORIGIN, ORIGIN + 60, None, RecoveryTolerance())
+    assert result["status"] == "recovered"
+    assert result["recovery_s"] == pytest.approx(8.0)       # 36 − 28, not 36 − 30
+    assert result["unknown_seconds"] == 4 and result["spans_unknown"] is True
+    assert result["heal_started_at"] == ORIGIN + 28.0
