@@ -68,10 +68,13 @@ def _coordinates(frame: pd.DataFrame, partition: str, offset: str) -> pd.Series:
                               strict=True)), index=known.index, dtype="object")
 
 
-def _topic_label(row: pd.Series) -> str:
-    if isinstance(row["event_id"], str):
-        return row["event_id"]
-    return f"p{int(row['partition'])}:{int(row['offset'])}"
+def _topic_labels(rows: pd.DataFrame) -> set[str]:
+    """Event ids of topic rows, ``p<partition>:<offset>`` where the record had none."""
+    named = rows["event_id"].notna()
+    anonymous = rows[~named]
+    return set(rows.loc[named, "event_id"].astype(str)) | {
+        f"p{int(p)}:{int(o)}" for p, o in zip(anonymous["partition"], anonymous["offset"],
+                                               strict=True)}
 
 
 def _backwards(rows: pd.DataFrame, partition: str, order: list[str]) -> set[str]:
@@ -155,9 +158,8 @@ def check_history(history: History) -> dict[str, Any]:
         if ends is not None:
             limit = undelivered["partition"].astype("int64").map(ends).fillna(math.inf)
             late = undelivered["offset"] >= limit
-        found["undrained"] = {_topic_label(row) for _, row in undelivered[late].iterrows()}
-        found["lost_in_pipeline"] = ({_topic_label(row) for _, row
-                                      in undelivered[~late].iterrows()} - found["undrained"])
+        found["undrained"] = _topic_labels(undelivered[late])
+        found["lost_in_pipeline"] = _topic_labels(undelivered[~late]) - found["undrained"]
     found["reordered"] = in_kafka | in_storage
     extra.update(reordered_in_kafka=len(in_kafka) if topic is not None else None,
                  reordered_in_storage=len(in_storage),
