@@ -158,7 +158,8 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     from benchmarks.sweep import capacity_file
 
     return capacity_file(Path(args.file), Path(args.sweeps), start_eps=args.start,
-                         max_eps=args.max)
+                         max_eps=args.max, precision=args.precision,
+                         repetitions=args.repetitions)
 
 
 def cmd_ceilings(args: argparse.Namespace) -> int:
@@ -250,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--start", type=float, default=None,
                      help="first rate to probe (default: the scenario's rate)")
     cap.add_argument("--max", type=float, default=50_000, help="stop doubling here")
+    cap.add_argument("--repetitions", type=int, default=3,
+                     help="probes per rate; a rate passes only if every one passes (3)")
+    cap.add_argument("--precision", type=float, default=0.1,
+                     help="bisect until the bracket is within this share of the rate (0.1)")
     ceil = add("ceilings", cmd_ceilings, "each component's standalone ceiling, on one stack")
     ceil.add_argument("--out", default="runs/ceilings", help="output folder (runs/ceilings)")
     produce = add("produce", cmd_produce, "send simulated device events to Kafka (+ ledger)")

@@ -45,7 +45,7 @@ from benchmarks.scenario_faults import (
     schedule_faults,
 )
 from benchmarks.scenario_sections import Load, Producer, Stack
-from benchmarks.scenario_slo import KNOWN_METRICS, Slo
+from benchmarks.scenario_slo import KNOWN_METRICS, Slo, check_expectations
 
 __all__ = [
     "KNOWN_METRICS", "Issue", "Scenario", "ScenarioError", "ScheduledFault",
@@ -78,6 +78,10 @@ class Scenario(Strict):
     faults: list[Fault] = Field(default_factory=list, description="Faults to inject, in time.")
     load: Load | None = Field(None, description="Locust load on the dashboard API.")
     slo: list[Slo] = Field(default_factory=list, description="Thresholds on reported figures.")
+    expect: dict[str, str] = Field(
+        default_factory=dict, description="Outcomes the scenario is built to provoke: figure → "
+        "comparison, e.g. {integrity.storage_duplicates: '> 0'}; an unmet one fails the run.",
+    )
     matrix: dict[str, list[Any]] = Field(
         default_factory=dict, description="Sweep: dotted field path → values; the cartesian "
         "product of all entries is run.",
@@ -99,6 +103,12 @@ class Scenario(Strict):
         if duration is not None and value >= duration:
             raise ValueError(f"must be less than duration_s ({duration:g}), got {value:g}")
         return value
+
+    @field_validator("expect")
+    @classmethod
+    def _expectations_are_figures(cls, value: dict[str, str],
+                                  info: ValidationInfo) -> dict[str, str]:
+        return check_expectations(value, context_value(info, "sink_mode"))
 
     @field_validator("faults")
     @classmethod
@@ -209,6 +219,8 @@ def _validation_context(data: dict[str, Any]) -> dict[str, Any]:
         "detector": stack.get("detector", "threshold"),
         "has_load": data.get("load") is not None,
         "fault_count": len(data["faults"]) if isinstance(data.get("faults"), list) else 0,
+        "sink_mode": (stack.get("sink") or {}).get("mode", "idempotent")
+        if isinstance(stack.get("sink"), dict) or stack.get("sink") is None else None,
     }
 
 

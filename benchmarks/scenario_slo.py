@@ -22,28 +22,46 @@ _DETECTORS = "{" + "|".join(DETECTORS) + "}"
 _API = "{requests|failures|failure_ratio|rps|failures_per_s|mean_ms|max_ms|p50_ms|p95_ms|p99_ms}"
 
 KNOWN_METRICS: dict[str, str] = {
-    f"latency_ms.{{e2e|visible|all_events}}.{_STATS}":
-        "event-time latency in ms: e2e = stored − scheduled, visible = seen by the dashboard "
-        "probe − scheduled (measurement window); all_events = e2e over the whole run",
-    "latency_ms.hops.{publish_delay|send_to_ack|ack_to_kafka|kafka_to_processed"
-    f"|processed_to_stored|stored_to_visible}}.{_STATS}":
-        "one hop of the latency, in ms (publish_delay = send − scheduled)",
+    f"latency_ms.{{e2e|visible}}.{_STATS}":
+        "event-time latency in ms over the measurement window, censored: e2e = stored − "
+        "scheduled over every acked event (never stored = +inf, so a quantile in the censored "
+        "tail is not reported); visible = seen by the dashboard probe − scheduled, over the "
+        "probe's uniform sample",
+    "latency_ms.e2e.{stored|censored|censored_ratio}": "how many acked events of the window "
+        "were stored, and how many were censored (never stored)",
+    "latency_ms.visible.{sampled|visible|censored|censored_ratio}":
+        "the visibility probe's sample size, how many it saw, how many never appeared",
+    f"latency_ms.{{e2e_stored|all_events}}.{_STATS}":
+        "e2e over stored events only (the window; all_events = the whole run), uncensored",
+    "latency_ms.hops.{publish_delay|send_to_append|append_to_ack|append_to_processing"
+    f"|processing_to_stored|stored_to_visible}}.{{{_STATS[1:-1]}|negative}}":
+        "one hop of the latency in ms, in causal order (publish_delay = send − scheduled); "
+        "negative = samples below 0 (a clock problem), left out of the percentiles",
     "throughput.{target_eps|scheduled_eps|sent_eps|acked_eps|stored_eps|achieved_ratio"
-    "|window_s|sustainable|lag_trend_ok|latency_bounded|lag_slope_limit_eps}":
+    "|window_s|sustainable|lag_trend_ok|lag_slope_limit_eps}":
         "events per second in the measurement window; achieved_ratio = achieved / target; "
-        "sustainable, lag_trend_ok, latency_bounded are true/false (compare with == 1)",
-    "lag.{samples|max|mean|final|slope_eps}": "consumer lag in records, all partitions; "
-        "slope of a linear fit after warm-up in records/s",
+        "sustainable and lag_trend_ok are true/false (compare with == 1)",
+    "sustainability.sustainable": "the one sustainability rule (lag trend, achieved rate, "
+        "censored p99, zero loss in every class, every SLO met); true/false",
+    "sustainability.rate_eps": "the rate the sustainability rule judged",
+    "lag.{samples|max|mean|final|slope_eps|slope_low|slope_high|slope_stderr|slope_n"
+    "|unknown_seconds}": "consumer lag in records, all partitions; slope of a least-squares "
+        "fit after warm-up in records/s with its 95 % interval; unknown_seconds = seconds of "
+        "the window without a lag sample",
     "lag.partitions.p<n>.{max|final}": "consumer lag of partition n",
     "integrity.{scheduled|sent|acked|unacked|send_errors|stored_rows|stored_unique"
-    "|stored_unacked|dead_lettered|lost|duplicated|duplicate_rows|unexpected|replayed_events"
-    "|replayed_writes|dead_letters|delivered_ratio}":
-        "counts against the producer's ledger: lost = acked but never stored, duplicated = "
-        "stored more than once, unexpected = stored but never sent",
+    "|stored_unacked|dead_lettered|lost|duplicate_rows|dead_letters|delivered_ratio"
+    "|lost_in_kafka|kafka_duplicates|lost_in_pipeline|replayed_writes|replayed_events"
+    "|storage_duplicates|reordered|reordered_in_kafka|reordered_in_storage|unexpected"
+    "|undrained|acked_without_offset}":
+        "the history checker against the producer's ledger and the topic: lost = lost_in_kafka "
+        "+ lost_in_pipeline; storage_duplicates = event ids stored more than once; "
+        "undrained = still in Kafka when the drain timed out; unexpected = stored, never sent",
     "integrity.dead_letters_by_reason.<name>": "dead letters with one rejection reason",
     "recovery.<n>.{duration_s|baseline_lag|baseline_p99_ms|peak_lag|peak_p99_ms|recovered_at"
-    "|recovery_s}":
-        "fault n (in order of application): recovery_s = seconds from heal until lag and p99 "
+    "|recovery_s|unknown_seconds}":
+        "fault n (in order of application): recovery_s = seconds from the heal's start until "
+        "lag and p99 "
         "are back near the pre-fault baseline; not reported (so an SLO on it fails) if they "
         "never got back",
     f"accuracy.{_DETECTORS}.{_SCORES}": "anomaly detection against the producer's truth",
@@ -95,6 +113,40 @@ def is_known_metric(name: str) -> bool:
     return _METRIC_RE.fullmatch(name) is not None
 
 
+EXPECT_COMPARISON = re.compile(r"\s*(<=|>=|==|<|>)\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*")
+"""The form of an expectation: "<op> <number>" (same as reports.expectations.COMPARISON)."""
+
+
+CONSTANT_UNDER_IDEMPOTENT_SINK = ("integrity.storage_duplicates",)
+"""Figures the idempotent sink makes constant (``_id = event_id``: no second document)."""
+
+
+def cannot_fire(metric: str, sink_mode: str | None) -> str | None:
+    """Why a check on ``metric`` could never move with this sink, or None."""
+    if sink_mode == "idempotent" and metric in CONSTANT_UNDER_IDEMPOTENT_SINK:
+        return (f"{metric} can never fire with stack.sink.mode idempotent (_id = event_id "
+                "makes a second document impossible): check integrity.kafka_duplicates, "
+                "integrity.reordered or integrity.replayed_writes, or use sink.mode append")
+    return None
+
+
+def check_expectations(value: dict[str, str], sink_mode: str | None = None) -> dict[str, str]:
+    """``expect``: every key a known figure, every value a comparison; errors name the key."""
+    problems = []
+    for metric, comparison in value.items():
+        constant = cannot_fire(metric, sink_mode)
+        if not is_known_metric(metric):
+            problems.append(f"{metric}: unknown figure (see KNOWN_METRICS / 'slo')")
+        elif constant:
+            problems.append(constant)
+        elif not EXPECT_COMPARISON.fullmatch(str(comparison)):
+            problems.append(f"{metric}: expected '<op> <number>' with op one of <=, <, >=, >, "
+                            f"==, got {comparison!r}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
 # --- service-level objectives ----------------------------------------------------------
 
 Comparison = Literal["<=", "<", ">=", ">", "=="]
@@ -135,6 +187,9 @@ class Slo(Strict):
                                  f"{faults} fault{'s' if faults != 1 else ''}")
         if family == "api" and context_value(info, "has_load") is False:
             raise ValueError(f"{self.metric} needs a 'load' section (api figures come from Locust)")
+        constant = cannot_fire(self.metric, context_value(info, "sink_mode"))
+        if constant:
+            raise ValueError(constant)
         return self
 
     def label(self) -> str:

@@ -4,10 +4,12 @@ A sweep runs every matrix point × repetition. Points that share a stack setting
 workers, cores, memory, provider) share one stack; the partition count is per run (each run
 has its own topic). ``sweep.json`` lists every run; reports aggregate it.
 
-Capacity (as in Theodolite) searches the highest sustainable producer rate, judging each
-probe run by the one sustainability rule of :mod:`reports.sustainability` (lag trend,
-achieved rate, censored p99, zero loss of every class, every SLO met), repeating each rate,
-doubling until a rate fails, then bisecting.
+Capacity (as in Theodolite) searches the highest sustainable producer rate. Every probe run is
+judged by the one rule of :mod:`reports.sustainability` (the run and sweep reports use the
+same): lag trend within 1 % of the rate, achieved rate, censored p99 bound, zero loss in every
+class, every SLO met — each verdict with its evidence. Each rate is probed several times; the
+capacity is :func:`reports.sustainability.capacity_from_probes` (monotone), so
+``capacity.json`` and the sweep report agree. Doubling until a rate fails, then bisection.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -112,41 +115,41 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
     """Doubling then bisection over ``producer.rate_eps``; every probe is a run.
 
     A rate is probed up to ``repetitions`` times and passes only if every probe passes (the
-    first failing probe settles it). Every probe is judged by the one sustainability rule
-    (:mod:`reports.sustainability`, the same the run and sweep reports use); the capacity is
-    the highest rate below which every probed rate passed, so it never rests on a lucky
-    probe above a failed one.
+    first failing probe settles it); the capacity is the highest rate at and below which
+    every probed rate passed, so it never rests on a lucky probe above a failed one.
     """
-    from reports.sustainability import RULE, capacity_of, judge_results
-
     from benchmarks.scenario import load_scenario
+    from reports.sustainability import SustainabilityRule, capacity_from_probes, judge
 
     base = load_scenario(path)
+    rule = SustainabilityRule()
     sweep = Sweep(root, f"capacity-{base.name}")
     probes: list[dict[str, Any]] = []
     low, high = 0.0, None
     rate = start_eps or base.producer.peak_rate_eps() or 100.0
 
-    def save() -> None:
+    def write_capacity() -> dict[str, Any]:
+        found = capacity_from_probes(probes)
         (sweep.dir / "capacity.json").write_text(json.dumps(
-            {"rule": RULE.describe(), "repetitions": repetitions, "probes": probes,
-             "capacity_eps": capacity_of(probes)}, indent=2, default=str))
+            {"rule": asdict(rule), "repetitions": repetitions, "probes": probes, **found},
+            indent=2, default=str))
+        return found
 
     def rate_passes(rate_eps: float) -> bool:
         scenario = base.model_copy(update={"producer": base.producer.model_copy(
             update={"rate_eps": rate_eps, "profile": None})})
         for repetition in range(repetitions):
             outcome = sweep.run(scenario, {"producer.rate_eps": rate_eps}, repetition)
-            verdict = judge_results(outcome.results or {}, rate_eps,
-                                    run_status=outcome.status)
-            probes.append({"rate_eps": rate_eps, "repetition": repetition,
-                           "sustainable": verdict["sustainable"], "why": verdict["why"],
-                           "evidence": verdict, "run_dir": outcome.run_dir.name})
-            save()
-            print(f"probe {rate_eps:,.0f} events/s #{repetition + 1}: "
-                  f"{'sustainable' if verdict['sustainable'] else 'NOT sustainable'}"
-                  f" ({verdict['why']})")
-            if not verdict["sustainable"]:
+            verdict = judge(outcome.results or {}, rule=rule)
+            ok = verdict["sustainable"] and outcome.status == "completed"
+            why = "; ".join(verdict["reasons"]) or "sustainable"
+            probes.append({"rate_eps": rate_eps, "repetition": repetition, "sustainable": ok,
+                           "why": why, "checks": verdict["checks"],
+                           "run_dir": outcome.run_dir.name})
+            write_capacity()
+            print(f"probe {rate_eps:,.0f} events/s #{repetition + 1}/{repetitions}: "
+                  f"{'sustainable' if ok else 'NOT sustainable'} ({why})")
+            if not ok:
                 return False
         return True
 
@@ -168,10 +171,10 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
         return EXIT_INTERRUPTED
     finally:
         sweep.close()
-        save()
-    capacity = capacity_of(probes)
-    print(f"capacity: {capacity or 0:,.0f} events/s (highest rate below which every probe "
-          f"passed, {repetitions} probes a rate; first unsustainable: "
-          f"{high if high is not None else f'> {max_eps:,.0f}'})")
+    found = write_capacity()
+    capacity = found["capacity_eps"]
+    print(f"capacity: {capacity or 0:,.0f} events/s (highest rate at and below which every "
+          f"probe passed, {repetitions} probes a rate; first unsustainable: "
+          f"{found['first_unsustainable_eps'] or f'> {max_eps:,.0f}'})")
     sweep.report()
     return EXIT_OK if capacity else EXIT_SLO_FAILED

@@ -5,8 +5,8 @@ Entry points (the ``iotbench`` CLI calls these):
 - :func:`build_report` (run folder → ``results.json``, ``report.html``, ``summary.md``,
   ``junit.xml``), :func:`build_sweep_report` (sweep folder, see :mod:`reports.sweep`);
 - :func:`compare` (two runs or sweeps → :class:`reports.compare.Comparison`);
-- :func:`report_main` / :func:`compare_main`: the CLI's exit codes (0 = all SLOs passed /
-  no regression, 1 otherwise).
+- :func:`report_main` / :func:`compare_main`: the CLI's exit codes (0 = all SLOs and
+  expectations passed / no regression, 1 otherwise).
 
 Reports read only the run folder, so every output can be rebuilt from the raw files.
 """
@@ -42,7 +42,9 @@ def build_report(run_dir: Path | str,
     (run_dir / "report.html").write_text(render_run_html(analysis, results), encoding="utf-8")
     (run_dir / "summary.md").write_text(render_run_md(results), encoding="utf-8")
     suite = f"iotbench.{results['run'].get('run_id') or run_dir.name}"
-    (run_dir / "junit.xml").write_text(render_junit(results["slo"], suite), encoding="utf-8")
+    (run_dir / "junit.xml").write_text(
+        render_junit(results["slo"], suite, results["expectations"], results["run"]),
+        encoding="utf-8")
     return Results(results, run_dir)
 
 
@@ -77,11 +79,15 @@ def report_main(run_dir: Path | str) -> int:
     directory = Path(run_dir)
     results = (build_sweep_report(directory) if (directory / "sweep.json").exists()
                else build_report(directory))
-    for verdict in results.slo:
+    for verdict in results.slo + results.expectations:
         mark = "PASS" if verdict["passed"] else "FAIL"
         print(f"{mark}  {verdict['name']}  (value: {verdict['value']}) {verdict['message']}")
+    status = (results.data.get("run") or {}).get("status")
+    incomplete = status not in (None, "completed")
+    if incomplete:
+        print(f"run status: {status}")
     print(f"report: {directory / 'report.html'}")
-    return 0 if results.passed else 1
+    return 0 if results.passed and not incomplete else 1
 
 
 def compare_main(a: Path | str, b: Path | str, tolerance: float = 0.1) -> int:

@@ -5,7 +5,9 @@ The concepts live in their own modules (one concept each):
 - :mod:`reports.latency`     event-time latency, per-hop breakdown, per-second series, CDF
 - :mod:`reports.throughput`  events per second per stage; achieved vs target rate
 - :mod:`reports.lag`         consumer lag per partition and total; slope after warm-up
-- :mod:`reports.integrity`   sent / acked / stored / lost / duplicated / unexpected
+- :mod:`reports.integrity`   sent / acked / stored / lost, with :mod:`reports.checker`'s classes
+- :mod:`reports.sustainability` the one sustainability rule (run, sweep, capacity)
+- :mod:`reports.expectations` outcomes a scenario declares it provokes
 - :mod:`reports.recovery`    time to recover after each fault
 - :mod:`reports.accuracy`    anomaly-detection accuracy per detector, NAB-style score
 - :mod:`reports.api`         dashboard API panel from Locust CSVs
@@ -42,12 +44,15 @@ from .rundir import RunData, load_run
 from .stats import ratio
 from .throughput import target_rate, throughput_per_second, throughput_summary
 
-__all__ = ["RunAnalysis", "analyze_run", "load_run", "sustainability", "resource_summary"]
+__all__ = ["RunAnalysis", "analyze_run", "load_run", "resource_summary"]
 
-SUSTAINABLE_SLOPE_FLOOR_EPS = 1.0
-SUSTAINABLE_SLOPE_FRACTION = 0.01
-BOUNDED_P99_FACTOR = 2.0
-BOUNDED_P99_SLACK_MS = 50.0
+STATUS_NOTES = {
+    "interrupted": "the run was interrupted: integrity figures are partial (events still in "
+                   "flight were neither stored nor lost)",
+    "invalid-baseline": "the baseline never settled before the first fault: the run is "
+                        "invalid as an experiment (figures shown for diagnosis only)",
+    "failed": "the run failed: figures may be incomplete",
+}
 
 
 @dataclass
@@ -63,28 +68,6 @@ class RunAnalysis:
     lag: pd.DataFrame
     api_history: pd.DataFrame
     figures: dict[str, Any]
-
-
-def sustainability(lag_slope_eps: float | None, per_second: pd.DataFrame,
-                   target_eps: float | None) -> dict[str, Any]:
-    """Is the run sustainable (Theodolite-style)?
-
-    - lag shows no upward trend: slope ≤ max(1 event/s, 1 % of the target rate);
-    - latency stays bounded: the median per-second p99 of the last third of the measured
-      seconds ≤ 2 × that of the first third + 50 ms.
-    """
-    slope_limit = max(SUSTAINABLE_SLOPE_FLOOR_EPS,
-                      SUSTAINABLE_SLOPE_FRACTION * (target_eps or 0.0))
-    lag_ok = None if lag_slope_eps is None else bool(lag_slope_eps <= slope_limit)
-    bounded = None
-    p99 = per_second["p99"].dropna() if "p99" in per_second else pd.Series(dtype="float64")
-    if len(p99) >= 3:
-        third = len(p99) // 3
-        first, last = float(p99.iloc[:third].median()), float(p99.iloc[-third:].median())
-        bounded = bool(last <= BOUNDED_P99_FACTOR * first + BOUNDED_P99_SLACK_MS)
-    verdicts = [v for v in (lag_ok, bounded) if v is not None]
-    return {"sustainable": all(verdicts) if verdicts else None, "lag_trend_ok": lag_ok,
-            "latency_bounded": bounded, "lag_slope_limit_eps": slope_limit}
 
 
 def resource_summary(resources: pd.DataFrame) -> dict[str, Any]:
@@ -109,6 +92,10 @@ def _run_metadata(data: RunData) -> dict[str, Any]:
     return {
         "run_id": journal.get("run_id") or data.run_dir.name,
         "status": journal.get("status"),
+        "status_note": STATUS_NOTES.get(str(journal.get("status"))),
+        "drain": journal.get("drain") or {},
+        "probe": journal.get("probe") or {},
+        "steady_state": journal.get("steady_state"),
         "scenario": scenario.get("name"),
         "seed": scenario.get("seed"),
         "started_at": journal.get("started_at"),
@@ -138,25 +125,35 @@ def _accuracy(data: RunData, events: pd.DataFrame) -> dict[str, Any]:
     return accuracy
 
 
+def _integrity(data: RunData) -> dict[str, Any]:
+    integrity = integrity_summary(data.ledger, data.stored, data.dead_letter,
+                                  data.topic if data.has_topic else None, data.replays,
+                                  data.drain)
+    integrity["delivered_ratio"] = ratio(integrity["stored_unique"], integrity["acked"])
+    integrity["partial"] = data.status == "interrupted"
+    return integrity
+
+
 def analyze_run(data: RunData,
                 tolerance: RecoveryTolerance | None = None) -> RunAnalysis:
-    """Compute every frame and figure of one run (default recovery tolerance if None)."""
+    """Compute every frame and figure of one run (default recovery tolerance if None).
+
+    The sustainability verdict needs the SLO verdicts, so :func:`reports.results.build_results`
+    adds it (see :mod:`reports.sustainability`).
+    """
     tolerance = tolerance or RecoveryTolerance()
     origin, window = data.origin, data.measurement_window
-    events = event_times(data)
+    events = event_times(data, dead_lettered_event_ids(data.dead_letter))
     measured = in_window(events, window)
     per_second = latency_per_second(events, origin, "e2e")
     visible_per_second = latency_per_second(events, origin, "visible")
     lag = lag_per_partition(data.lag, origin)
-    lag_figures = lag_summary(lag, window, origin)
+    lag_figures = lag_summary(lag, window, origin, data.lag)
     target = target_rate(data.scenario)
     throughput = throughput_summary(events, window, target)
-    measured_seconds = per_second[(per_second.index + origin >= window.start)
-                                  & (per_second.index + origin < window.end)]
-    throughput.update(sustainability(lag_figures["slope_eps"], measured_seconds, target))
     latency = latency_summary(measured)
     latency["hops"] = hop_summary(measured)
-    latency["all_events"] = latency_summary(events)["e2e"]
+    latency["all_events"] = latency_summary(events)["e2e_stored"]
     lag_total = lag["total"] if "total" in lag else pd.Series(dtype="float64")
     figures: dict[str, Any] = {
         "schema": "iotbench.results/1",
@@ -165,7 +162,7 @@ def analyze_run(data: RunData,
         "latency_ms": latency,
         "throughput": throughput,
         "lag": lag_figures,
-        "integrity": integrity_summary(data.ledger, data.stored, data.dead_letter),
+        "integrity": _integrity(data),
         "recovery": recovery_table(data.faults, lag_total, per_second["p99"], origin,
                                    data.end, tolerance),
         "recovery_tolerance": vars(tolerance).copy(),
@@ -174,8 +171,6 @@ def analyze_run(data: RunData,
         "spark": spark_batches(data.spark_progress),
         "resources": resource_summary(data.resources),
     }
-    figures["integrity"]["delivered_ratio"] = ratio(figures["integrity"]["stored_unique"],
-                                                    figures["integrity"]["acked"])
     return RunAnalysis(
         data=data, events=events, measured=measured, latency_per_second=per_second,
         visible_per_second=visible_per_second,

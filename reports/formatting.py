@@ -27,6 +27,23 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def latency_value(summary: dict[str, Any], key: str) -> str:
+    """A latency figure, or "> run (censored)" when it falls among never-stored events."""
+    value = summary.get(key)
+    if value is None and (summary.get("censored_above") or {}).get(key):
+        return "> run (censored)"
+    return fmt(value)
+
+
+def status_note(results: dict[str, Any]) -> str | None:
+    """A sentence for a run that did not complete normally (None when it did)."""
+    run = results.get("run", {})
+    status = run.get("status")
+    if status in (None, "completed"):
+        return None
+    return f"Run status {status}: {run.get('status_note') or 'see journal.json'}"
+
+
 def headline_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary figures every renderer shows first: (label, value)."""
     latency = results.get("latency_ms", {}).get("e2e", {})
@@ -36,8 +53,11 @@ def headline_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("run", str(results.get("run", {}).get("run_id"))),
         ("status", str(results.get("run", {}).get("status"))),
-        ("e2e latency p50 / p99 / max (ms)",
-         f"{fmt(latency.get('p50'))} / {fmt(latency.get('p99'))} / {fmt(latency.get('max'))}"),
+        ("e2e latency p50 / p99 / max (ms, censored)",
+         f"{latency_value(latency, 'p50')} / {latency_value(latency, 'p99')} / "
+         f"{latency_value(latency, 'max')}"),
+        ("acked events never stored (censored)",
+         f"{fmt(latency.get('censored'))} of {fmt(latency.get('count'))}"),
         ("stored rate / target (events/s)",
          f"{fmt(throughput.get('stored_eps'))} / {fmt(throughput.get('target_eps'))}"),
         ("sustainable", fmt(throughput.get("sustainable"))),
@@ -45,9 +65,10 @@ def headline_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         ("sent / acked / stored unique",
          f"{fmt(integrity.get('sent'))} / {fmt(integrity.get('acked'))} / "
          f"{fmt(integrity.get('stored_unique'))}"),
-        ("lost / duplicated / unexpected",
-         f"{fmt(integrity.get('lost'))} / {fmt(integrity.get('duplicated'))} / "
-         f"{fmt(integrity.get('unexpected'))}"),
+        ("lost / storage duplicates / unexpected / undrained",
+         f"{fmt(integrity.get('lost'))} / {fmt(integrity.get('storage_duplicates'))} / "
+         f"{fmt(integrity.get('unexpected'))} / {fmt(integrity.get('undrained'))}"
+         + (" (partial: run interrupted)" if integrity.get("partial") else "")),
     ]
     for detector, figures in sorted((results.get("accuracy") or {}).items()):
         rows.append((f"{detector}: precision / recall / F1",

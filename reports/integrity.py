@@ -11,12 +11,14 @@ Definitions (counts of distinct ``event_id`` unless stated):
 - ``stored_unacked`` stored although the producer never saw the ack (not a loss)
 - ``dead_lettered``  ledger events found in the dead-letter collection (its ``raw`` message
                      parsed for ``event_id``) and not stored
-- ``lost``           acked, not stored and not dead-lettered
-- ``duplicated``     event_ids with more than one stored row
+- ``lost``           ``lost_in_kafka + lost_in_pipeline`` (undrained backlog is not loss);
+                     without ``topic.parquet``: acked, neither stored nor dead-lettered
 - ``duplicate_rows`` stored rows beyond the first copy of each event_id
-- ``unexpected``     stored event_ids absent from the ledger
-- ``replayed_events`` / ``replayed_writes``: rows with ``write_count`` > 1, and Σ(write_count − 1)
-  — replays absorbed by the idempotent upsert
+- the checker's classes (``lost_in_kafka``, ``kafka_duplicates``, ``lost_in_pipeline``,
+  ``replayed_writes``, ``storage_duplicates``, ``reordered``, ``unexpected``, ``undrained``)
+  with ``examples.<class>``, and ``replayed_events``, ``reordered_in_kafka``,
+  ``reordered_in_storage``, ``acked_without_offset``, ``topic_available``
+  — see :mod:`reports.checker`
 - ``dead_letters``   dead-letter rows, and ``dead_letters_by_reason``
 """
 
@@ -62,9 +64,17 @@ def dead_letters_by_reason(dead_letter: pd.DataFrame) -> dict[str, int]:
     return {str(reason): int(count) for reason, count in sorted(counts.items())}
 
 
-def integrity_summary(ledger: pd.DataFrame, stored: pd.DataFrame,
-                      dead_letter: pd.DataFrame) -> dict[str, Any]:
-    """Every integrity count of the module docstring, as a flat dict (plus dead letters)."""
+def integrity_summary(ledger: pd.DataFrame, stored: pd.DataFrame, dead_letter: pd.DataFrame,
+                      topic: pd.DataFrame | None = None, replays: pd.DataFrame | None = None,
+                      drain: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every count of the module docstring plus the checker's classes (:mod:`reports.checker`).
+
+    ``topic`` None means the run folder has no ``topic.parquet``: the classes that need it are
+    None and ``lost`` falls back to "acked, neither stored nor dead-lettered" (which then also
+    holds any undrained backlog).
+    """
+    from .checker import History, check_history
+
     ledger_ids = set(ledger["event_id"].dropna())
     sent_ids = set(ledger.loc[ledger["send_ts"].notna(), "event_id"])
     acked_ids = set(ledger.loc[ledger["ack_ts"].notna(), "event_id"])
@@ -72,7 +82,12 @@ def integrity_summary(ledger: pd.DataFrame, stored: pd.DataFrame,
     stored_ids = set(copies.index)
     dead_ids = dead_lettered_event_ids(dead_letter) & ledger_ids
     errors = ledger["error"].astype("object")
-    write_count = pd.to_numeric(stored["write_count"], errors="coerce").fillna(1)
+    classes = check_history(History(ledger=ledger, stored=stored, dead_letter=dead_letter,
+                                    topic=topic, replays=replays, drain=drain or {}))
+    if classes["topic_available"]:
+        lost = classes["lost_in_kafka"] + classes["lost_in_pipeline"]
+    else:
+        lost = len(acked_ids - stored_ids - dead_ids)
     return {
         "scheduled": int(len(ledger)),
         "sent": len(sent_ids),
@@ -83,12 +98,9 @@ def integrity_summary(ledger: pd.DataFrame, stored: pd.DataFrame,
         "stored_unique": len(stored_ids & ledger_ids),
         "stored_unacked": len((stored_ids & ledger_ids) - acked_ids),
         "dead_lettered": len(dead_ids - stored_ids),
-        "lost": len(acked_ids - stored_ids - dead_ids),
-        "duplicated": int((copies > 1).sum()),
+        "lost": lost,
         "duplicate_rows": int((copies - 1).sum()),
-        "unexpected": len(stored_ids - ledger_ids),
-        "replayed_events": int((write_count > 1).sum()),
-        "replayed_writes": int((write_count - 1).clip(lower=0).sum()),
+        **classes,
         "dead_letters": int(len(dead_letter)),
         "dead_letters_by_reason": dead_letters_by_reason(dead_letter),
     }

@@ -51,10 +51,18 @@ def _empty(axes: plt.Axes, message: str = "no data") -> None:
 def latency_cdf_png(analysis: RunAnalysis) -> bytes:
     figure, axes = plt.subplots(figsize=(7, 3.6))
     plotted = False
+    latency = analysis.figures["latency_ms"]
     for measure, label in (("e2e", "stored − scheduled"), ("visible", "visible − scheduled")):
         values, fractions = latency_cdf(analysis.measured, measure)
+        summary = latency.get(measure) or {}
         if values.size:
-            axes.step(values, fractions, where="post", label=label)
+            # Over the whole censored population: the curve stops below 1 by the share of
+            # events never stored (or never seen), instead of pretending they were fast.
+            share = 1.0 - (summary.get("censored_ratio") or 0.0)
+            note = f"{summary.get('censored', 0)} censored"
+            if measure == "visible":
+                note = f"probe sample n={summary.get('sampled', 0)}, " + note
+            axes.step(values, fractions * share, where="post", label=f"{label} ({note})")
             plotted = True
     if plotted:
         axes.set_xscale("symlog", linthresh=1.0)
@@ -123,11 +131,12 @@ def lag_timeline_png(analysis: RunAnalysis) -> bytes:
         _empty(axes)
     else:
         for column in lag.columns:
-            axes.plot(lag.index, lag[column], label=column,
+            # NaN seconds (no sample) break the line: gaps are unknown, never filled.
+            axes.plot(lag.index, lag[column], label=column, marker=".", ms=2,
                       lw=2 if column == "total" else 0.8)
         axes.legend(loc="upper right", fontsize=8, ncol=2)
     return _timeline_png(figure, axes, analysis, "time (s since origin)", "lag (events)",
-                         "Consumer lag per partition and total")
+                         "Consumer lag per partition and total (gaps = no sample)")
 
 
 def hops_png(analysis: RunAnalysis) -> bytes:
@@ -145,7 +154,7 @@ def hops_png(analysis: RunAnalysis) -> bytes:
     axes.set_xlabel("ms")
     axes.legend(loc="lower right")
     axes.grid(True, axis="x", alpha=0.3)
-    axes.set_title("Per-hop latency")
+    axes.set_title("Per-hop latency, causal order (append_to_ack: producer side)")
     return to_png(figure)
 
 

@@ -8,10 +8,15 @@ For each fault (applied → healed):
   second they were scheduled, see :func:`reports.latency.latency_per_second`).
 - *within tolerance* in second ``s``: ``lag(s) ≤ baseline_lag·(1 + relative) + lag_events``
   and ``p99(s) ≤ baseline_p99_ms·(1 + relative) + latency_ms``. A second without a lag sample
-  fails (when the run has lag samples at all); a second without any measured event passes the
-  latency check (nothing was late).
-- *recovered at* the first second ``s`` at or after the heal from which ``hold_s`` consecutive
-  seconds are all within tolerance; ``recovery_s`` = (origin + s) − healed_at, floored at 0.
+  is *unknown* (never filled from a neighbour): it cannot count as recovered (when the run has
+  lag samples at all); a second without any measured event passes the latency check (nothing
+  was late).
+- *recovered at* the first second ``s`` at or after the heal began (``heal_started_at``, so a
+  restart's own time counts; fallback ``healed_at``) from which ``hold_s`` consecutive seconds
+  are all within tolerance; ``recovery_s`` = (origin + s) − heal start, floored at 0.
+  ``unknown_seconds`` = seconds without a lag sample between the heal start and the recovery
+  (or the end of the data); when > 0 the recovery spans time nobody observed and
+  ``spans_unknown`` is true.
   If that never happens before the end of the data: status ``"not recovered"``; a fault without
   ``healed_at`` is ``"not healed"``; without baseline data, ``"no baseline"``.
 """
@@ -60,7 +65,10 @@ def fault_recovery(fault: FaultWindow, lag_total: pd.Series, p99_ms: pd.Series,
         "duration_s": None if math.isnan(fault.healed_at) else fault.healed_at - fault.applied_at,
         "baseline_lag": baseline_lag, "baseline_p99_ms": baseline_p99,
         "peak_lag": None, "peak_p99_ms": None,
+        "heal_started_at": (None if math.isnan(fault.heal_started_at)
+                            else fault.heal_started_at),
         "status": "", "recovered_at": None, "recovery_s": None, "error": fault.error,
+        "unknown_seconds": None, "spans_unknown": None,
     }
     end_second = int(math.floor(run_end - origin))
     after_applied = range(applied_second, end_second + 1)
@@ -75,7 +83,10 @@ def fault_recovery(fault: FaultWindow, lag_total: pd.Series, p99_ms: pd.Series,
     if (have_lag and baseline_lag is None) or (baseline_p99 is None and baseline_lag is None):
         result["status"] = "no baseline"
         return result
-    seconds = pd.RangeIndex(int(math.floor(fault.healed_at - origin)), end_second + 1)
+    heal_from = fault.recovery_from
+    seconds = pd.RangeIndex(int(math.floor(heal_from - origin)), end_second + 1)
+    unknown = (lag_total.reindex(seconds).isna() if have_lag
+               else pd.Series(False, index=seconds))
     ok = pd.Series(True, index=seconds)
     if have_lag:
         lag_limit = baseline_lag * (1 + tolerance.relative) + tolerance.lag_events
@@ -89,10 +100,13 @@ def fault_recovery(fault: FaultWindow, lag_total: pd.Series, p99_ms: pd.Series,
     for i in range(0, len(values) - hold + 1):
         if values[i:i + hold].all():
             recovered_at = origin + float(seconds[i])
+            blind = int(unknown.iloc[:i].sum())
             result.update(status="recovered", recovered_at=recovered_at,
-                          recovery_s=max(0.0, recovered_at - fault.healed_at))
+                          recovery_s=max(0.0, recovered_at - heal_from),
+                          unknown_seconds=blind, spans_unknown=blind > 0)
             return result
-    result["status"] = "not recovered"
+    blind = int(unknown.sum())
+    result.update(status="not recovered", unknown_seconds=blind, spans_unknown=blind > 0)
     return result
 
 

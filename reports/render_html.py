@@ -9,11 +9,13 @@ from typing import Any
 
 from . import plots
 from .analysis import RunAnalysis
-from .formatting import fmt, headline_rows
-from .latency import HOPS
+from .checker import CLASSES
+from .formatting import fmt, headline_rows, latency_value, status_note
+from .latency import HOPS, SIDE_HOPS
 
-RUN_SECTIONS = ["Summary", "SLO verdicts", "Latency", "Per-hop breakdown", "Throughput", "Lag",
-                "Integrity", "Recovery", "Anomaly accuracy", "API"]
+RUN_SECTIONS = ["Summary", "SLO verdicts", "Expectations", "Latency", "Per-hop breakdown",
+                "Throughput", "Sustainability", "Lag", "Integrity", "Recovery",
+                "Anomaly accuracy", "API"]
 SWEEP_SECTIONS = ["Summary", "SLO verdicts", "Sweep points", "Sweep curves", "Capacity"]
 
 CSS = """
@@ -60,6 +62,15 @@ def slo_table(verdicts: list[dict[str, Any]]) -> str:
                  ["pass" if v["passed"] else "fail" for v in verdicts])
 
 
+def expectation_table(verdicts: list[dict[str, Any]]) -> str:
+    if not verdicts:
+        return '<p class="muted">The scenario declares no expected outcome.</p>'
+    rows = [[v["metric"], f"{v['op']} {fmt(v['threshold'])}", v["value"],
+             "MET" if v["passed"] else "NOT MET", v.get("message") or ""] for v in verdicts]
+    return table(["expected figure", "expected", "value", "verdict", "message"], rows,
+                 ["pass" if v["passed"] else "fail" for v in verdicts])
+
+
 def page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
@@ -67,7 +78,9 @@ def page(title: str, body: str) -> str:
 
 
 def _summary_table(results: dict[str, Any]) -> str:
-    return table(["figure", "value"], headline_rows(results))
+    note = status_note(results)
+    banner = f'<p class="fail"><b>{html.escape(note)}</b></p>' if note else ""
+    return banner + table(["figure", "value"], headline_rows(results))
 
 
 def _stat_rows(summaries: dict[str, dict[str, Any]], names: Iterable[str]) -> list[list[Any]]:
@@ -75,40 +88,87 @@ def _stat_rows(summaries: dict[str, dict[str, Any]], names: Iterable[str]) -> li
     return [[name, *[summaries[name].get(key) for key in keys]] for name in names]
 
 
+LATENCY_LABELS = {"e2e": "e2e, censored (all acked events)",
+                  "e2e_stored": "e2e, stored events only",
+                  "visible": "visible, censored (probe sample)"}
+
+
+def _latency_rows(latency: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for name, label in LATENCY_LABELS.items():
+        summary = latency.get(name) or {}
+        rows.append([label, summary.get("count"), summary.get("censored"), summary.get("mean"),
+                     *[latency_value(summary, k) for k in ("p50", "p95", "p99", "p999", "max")]])
+    return rows
+
+
 def _latency(analysis: RunAnalysis, results: dict[str, Any]) -> str:
     latency = results["latency_ms"]
-    rows = _stat_rows(latency, ["e2e", "visible"])
+    e2e, visible = latency.get("e2e") or {}, latency.get("visible") or {}
+    probe = (results.get("run") or {}).get("probe") or {}
     return section("Latency",
                    "<p>Event-time latency (ms) of events scheduled in the measurement window; "
-                   "percentiles use linear interpolation (numpy/pandas default).</p>",
-                   table(["measure", "count", "mean", "p50", "p95", "p99", "p99.9", "max"], rows),
+                   "percentiles use linear interpolation (numpy/pandas default). "
+                   f"<b>Censored</b>: {fmt(e2e.get('censored'))} of {fmt(e2e.get('count'))} "
+                   "acked events were never stored and count as +∞; a percentile among them "
+                   "reads \"&gt; run\". The mean is over stored events only. "
+                   f"Visible latency comes from the probe's uniform sample of "
+                   f"{fmt(visible.get('sampled'))} events (1 in "
+                   f"{html.escape(fmt(probe.get('sample_every')))}), "
+                   f"{fmt(visible.get('censored'))} never seen.</p>",
+                   table(["measure", "count", "censored", "mean", "p50", "p95", "p99", "p99.9",
+                          "max"], _latency_rows(latency)),
                    image(plots.latency_cdf_png(analysis), "latency CDF"),
                    image(plots.latency_timeline_png(analysis), "latency timeline"))
 
 
 def _hops(analysis: RunAnalysis, results: dict[str, Any]) -> str:
-    rows = _stat_rows(results["latency_ms"]["hops"], HOPS)
+    hops = results["latency_ms"]["hops"]
+    keys = ["count", "negative", "mean", "p50", "p95", "p99", "p999", "max"]
+    rows = [[f"{name} (beside the chain)" if name in SIDE_HOPS else name,
+             *[hops[name].get(key) for key in keys]] for name in HOPS]
     return section("Per-hop breakdown",
-                   table(["hop", "count", "mean", "p50", "p95", "p99", "p99.9", "max"], rows),
-                   "<p class=\"muted\">ack_to_kafka is usually negative: the broker appends "
-                   "before the acknowledgement reaches the producer.</p>",
+                   "<p>Hops in causal order: scheduled → send → Kafka append (LogAppendTime) → "
+                   "processing start → stored (after the write was acknowledged) → visible. "
+                   "append_to_ack is the producer's side and is not part of e2e. "
+                   "<b>negative</b> counts samples below 0 — a clock problem, left out of the "
+                   "percentiles.</p>",
+                   table(["hop", "count", "negative", "mean", "p50", "p95", "p99", "p99.9",
+                          "max"], rows,
+                         ["fail" if hops[name].get("negative") else "" for name in HOPS]),
                    image(plots.hops_png(analysis), "per-hop latency"))
 
 
 def _throughput(analysis: RunAnalysis, results: dict[str, Any]) -> str:
     throughput = results["throughput"]
     keys = ["target_eps", "scheduled_eps", "sent_eps", "acked_eps", "stored_eps",
-            "achieved_ratio", "sustainable", "lag_trend_ok", "latency_bounded"]
+            "achieved_ratio", "sustainable"]
     return section("Throughput", table(["figure", "value"], [[k, throughput.get(k)] for k in keys]),
                    image(plots.throughput_timeline_png(analysis), "throughput timeline"))
+
+
+def _sustainability(results: dict[str, Any]) -> str:
+    verdict = results.get("sustainability") or {}
+    checks = verdict.get("checks") or []
+    rows = [[c["name"], "PASS" if c["passed"] else "FAIL", c.get("detail") or ""]
+            for c in checks]
+    word = "sustainable" if verdict.get("sustainable") else "NOT sustainable"
+    return section("Sustainability",
+                   f"<p>At {fmt(verdict.get('rate_eps'))} events/s the run is <b>{word}</b> "
+                   "by the one rule shared with sweeps and <code>iotbench capacity</code>.</p>",
+                   table(["check", "verdict", "evidence"], rows,
+                         ["pass" if c["passed"] else "fail" for c in checks]))
 
 
 def _lag(analysis: RunAnalysis, results: dict[str, Any]) -> str:
     lag = results["lag"]
     rows = [["total", lag.get("max"), lag.get("final")]]
     rows += [[name, p["max"], p["final"]] for name, p in sorted(lag["partitions"].items())]
+    interval = (f" (95 % CI {fmt(lag.get('slope_low'))} … {fmt(lag.get('slope_high'))}, "
+                f"{fmt(lag.get('slope_n'))} samples)" if lag.get("slope_low") is not None else "")
     return section("Lag", f"<p>Slope of total lag after warm-up: <b>{fmt(lag.get('slope_eps'))}"
-                          "</b> events/s.</p>",
+                          f"</b> events/s{interval}. Seconds of the window without a lag sample "
+                          f"(unknown, shown as gaps): {fmt(lag.get('unknown_seconds'))}.</p>",
                    table(["partition", "max", "final"], rows),
                    image(plots.lag_timeline_png(analysis), "lag timeline"))
 
@@ -116,15 +176,28 @@ def _lag(analysis: RunAnalysis, results: dict[str, Any]) -> str:
 def _integrity(results: dict[str, Any]) -> str:
     integrity = results["integrity"]
     keys = ["scheduled", "sent", "acked", "unacked", "send_errors", "stored_rows",
-            "stored_unique", "stored_unacked", "dead_lettered", "lost", "duplicated",
-            "duplicate_rows", "unexpected", "replayed_events", "replayed_writes", "dead_letters"]
-    classes = ["fail" if k in ("lost", "duplicated", "unexpected") and integrity.get(k) else ""
-               for k in keys]
+            "stored_unique", "stored_unacked", "dead_lettered", "lost", "duplicate_rows",
+            "replayed_events", "acked_without_offset", "dead_letters"]
+    examples = integrity.get("examples") or {}
+    class_rows = [[name, "unknown (no topic.parquet)" if integrity.get(name) is None
+                   else integrity.get(name), ", ".join(examples.get(name) or [])]
+                  for name in CLASSES]
+    notes = []
+    if integrity.get("partial"):
+        notes.append('<p class="fail">The run was interrupted: these figures are partial.</p>')
+    if not integrity.get("topic_available"):
+        notes.append('<p class="muted">No topic.parquet in this run folder: the classes that '
+                     "need the topic are unknown, and lost counts acked events neither stored "
+                     "nor dead-lettered (undrained backlog included).</p>")
     reasons = integrity.get("dead_letters_by_reason") or {}
     reason_table = (table(["dead-letter reason", "count"], sorted(reasons.items()))
                     if reasons else "")
-    return section("Integrity", table(["count", "value"], [[k, integrity.get(k)] for k in keys],
-                                      classes), reason_table)
+    return section("Integrity", *notes,
+                   table(["anomaly class", "count", "examples (up to 20 event ids)"], class_rows,
+                         ["fail" if integrity.get(name) and name != "replayed_writes" else ""
+                          for name in CLASSES]),
+                   table(["count", "value"], [[k, integrity.get(k)] for k in keys]),
+                   reason_table)
 
 
 def _recovery(results: dict[str, Any]) -> str:
@@ -132,12 +205,15 @@ def _recovery(results: dict[str, Any]) -> str:
     if not faults:
         return section("Recovery", '<p class="muted">No fault was applied.</p>')
     rows = [[f["id"], f["kind"], f["target"], f["duration_s"], f["baseline_lag"], f["peak_lag"],
-             f["baseline_p99_ms"], f["peak_p99_ms"], f["status"], f["recovery_s"]]
-            for f in faults]
+             f["baseline_p99_ms"], f["peak_p99_ms"], f["status"], f["recovery_s"],
+             f.get("unknown_seconds")] for f in faults]
     tolerance = results.get("recovery_tolerance", {})
     return section("Recovery",
+                   "<p>Recovery is measured from when the heal began. <b>unknown s</b>: seconds "
+                   "of the recovery without a lag sample (nobody observed them).</p>",
                    table(["fault", "kind", "target", "duration s", "baseline lag", "peak lag",
-                          "baseline p99 ms", "peak p99 ms", "status", "recovery s"], rows,
+                          "baseline p99 ms", "peak p99 ms", "status", "recovery s",
+                          "unknown s"], rows,
                          ["pass" if f["status"] == "recovered" else "fail" for f in faults]),
                    f"<p class=\"muted\">Tolerance: {html.escape(str(tolerance))}</p>")
 
@@ -181,9 +257,10 @@ def render_run_html(analysis: RunAnalysis, results: dict[str, Any]) -> str:
     body = "".join([
         section("Summary", _summary_table(results)),
         section("SLO verdicts", slo_table(results.get("slo", []))),
+        section("Expectations", expectation_table(results.get("expectations", []))),
         _latency(analysis, results), _hops(analysis, results), _throughput(analysis, results),
-        _lag(analysis, results), _integrity(results), _recovery(results), _accuracy(results),
-        _api(analysis, results),
+        _sustainability(results), _lag(analysis, results), _integrity(results),
+        _recovery(results), _accuracy(results), _api(analysis, results),
     ])
     return page(f"iotbench report — {run.get('scenario')} ({run.get('run_id')})", body)
 
@@ -194,7 +271,7 @@ def render_sweep_html(results: dict[str, Any], curves: dict[str, bytes]) -> str:
     metrics = results.get("metrics", [])
     rows = []
     for point in points:
-        cells: list[Any] = [point["label"], point["n"]]
+        cells: list[Any] = [point["label"], point["n"], point.get("sustainable")]
         for metric in metrics:
             stats = point["metrics"].get(metric, {})
             cells.append(f"{fmt(stats.get('mean'))} ± {fmt(stats.get('ci95'))}")
@@ -208,11 +285,16 @@ def render_sweep_html(results: dict[str, Any], curves: dict[str, bytes]) -> str:
         section("SLO verdicts", slo_table(results.get("slo", []))),
         section("Sweep points", "<p>Mean ± half-width of the 95 % confidence interval "
                                 "(Student's t) over repetitions.</p>",
-                table(["point", "runs", *metrics], rows)),
+                table(["point", "runs", "sustainable", *metrics], rows)),
         section("Sweep curves", "".join(image(png, name) for name, png in sorted(curves.items()))
                 or '<p class="muted">No partitions/workers axis in this sweep.</p>'),
-        section("Capacity", table(["stack setting", "highest sustainable rate (events/s)"],
-                                  [[c["setting"], c["capacity_eps"]] for c in capacity])
+        section("Capacity", "<p>Each run judged by the one sustainability rule; capacity = the "
+                "highest rate at and below which every run passed (monotone), as in "
+                "capacity.json.</p>" + table(
+                    ["stack setting", "capacity (events/s)", "first unsustainable",
+                     "rates tried"],
+                    [[c["setting"], c["capacity_eps"], c.get("first_unsustainable_eps"),
+                      ", ".join(fmt(r) for r in c.get("rates_tried", []))] for c in capacity])
                 if capacity else '<p class="muted">No producer.rate_eps axis.</p>'),
     ])
     return page(f"iotbench sweep report — {results.get('sweep')}", body)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .formatting import fmt, headline_rows
+from .checker import CLASSES
+from .formatting import fmt, headline_rows, latency_value, status_note
 
 
 def md_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
@@ -25,23 +26,78 @@ def slo_markdown(verdicts: list[dict[str, Any]]) -> str:
     return md_table(["verdict", "SLO", "value", "threshold", "message"], rows)
 
 
+def _verdict_line(results: dict[str, Any]) -> str:
+    if not results.get("slo_passed"):
+        verdict = "❌ SLO failed"
+    elif not results.get("expectations_passed", True):
+        verdict = "❌ expected outcome not seen"
+    else:
+        verdict = "✅ all SLOs passed"
+    status = (results.get("run") or {}).get("status")
+    if status not in (None, "completed"):
+        verdict += f" — ⚠️ status **{status}**"
+    return verdict
+
+
+def _integrity_md(results: dict[str, Any]) -> list[str]:
+    integrity = results.get("integrity") or {}
+    examples = integrity.get("examples") or {}
+    rows = [[name, "unknown" if integrity.get(name) is None else integrity.get(name),
+             ", ".join((examples.get(name) or [])[:5])] for name in CLASSES]
+    parts = ["### Integrity (history checker)\n"]
+    if integrity.get("partial"):
+        parts.append("_The run was interrupted: integrity figures are partial._\n")
+    if not integrity.get("topic_available"):
+        parts.append("_No topic.parquet: Kafka-side classes are unknown._\n")
+    return parts + [md_table(["class", "count", "examples"], rows)]
+
+
+def _latency_md(results: dict[str, Any]) -> list[str]:
+    latency = results.get("latency_ms", {})
+    e2e = latency.get("e2e") or {}
+    rows = [[label, (latency.get(name) or {}).get("count"),
+             (latency.get(name) or {}).get("censored"),
+             *[latency_value(latency.get(name) or {}, k) for k in ("p50", "p99", "max")]]
+            for name, label in (("e2e", "e2e, censored"), ("e2e_stored", "e2e, stored only"),
+                                ("visible", "visible, censored (probe sample)"))]
+    hops = latency.get("hops", {})
+    parts = ["### Latency (ms)\n",
+             f"{fmt(e2e.get('censored'))} of {fmt(e2e.get('count'))} acked events were never "
+             "stored (censored, counted as +∞).\n",
+             md_table(["measure", "count", "censored", "p50", "p99", "max"], rows)]
+    if hops:
+        parts += ["### Latency per hop, causal order (ms)\n",
+                  md_table(["hop", "p50", "p99", "max", "negative (clock)"],
+                           [[name, h["p50"], h["p99"], h["max"], h.get("negative")]
+                            for name, h in hops.items()])]
+    return parts
+
+
 def render_run_md(results: dict[str, Any]) -> str:
     run = results.get("run", {})
-    verdict = "✅ all SLOs passed" if results.get("slo_passed") else "❌ SLO failed"
-    parts = [f"## iotbench — {run.get('scenario')} `{run.get('run_id')}`: {verdict}\n",
-             md_table(["figure", "value"], headline_rows(results)),
-             "### SLOs\n", slo_markdown(results.get("slo", []))]
-    hops = results.get("latency_ms", {}).get("hops", {})
-    if hops:
-        parts += ["### Latency per hop (ms)\n",
-                  md_table(["hop", "p50", "p99", "max"],
-                           [[name, h["p50"], h["p99"], h["max"]] for name, h in hops.items()])]
+    parts = [f"## iotbench — {run.get('scenario')} `{run.get('run_id')}`: "
+             f"{_verdict_line(results)}\n"]
+    note = status_note(results)
+    if note:
+        parts.append(f"> **{note}**\n")
+    parts += [md_table(["figure", "value"], headline_rows(results)),
+              "### SLOs\n", slo_markdown(results.get("slo", []))]
+    expectations = results.get("expectations") or []
+    if expectations:
+        parts += ["### Expected outcomes\n", slo_markdown(expectations)]
+    sustainability = results.get("sustainability") or {}
+    if sustainability:
+        parts += ["### Sustainability\n",
+                  md_table(["check", "verdict", "evidence"],
+                           [[c["name"], "✅" if c["passed"] else "❌", c.get("detail") or ""]
+                            for c in sustainability.get("checks") or []])]
+    parts += _latency_md(results) + _integrity_md(results)
     recovery = results.get("recovery") or []
     if recovery:
         parts += ["### Recovery\n",
-                  md_table(["fault", "kind", "target", "status", "recovery s"],
-                           [[f["id"], f["kind"], f["target"], f["status"], f["recovery_s"]]
-                            for f in recovery])]
+                  md_table(["fault", "kind", "target", "status", "recovery s", "unknown s"],
+                           [[f["id"], f["kind"], f["target"], f["status"], f["recovery_s"],
+                             f.get("unknown_seconds")] for f in recovery])]
     accuracy = results.get("accuracy") or {}
     if accuracy:
         parts += ["### Anomaly accuracy\n",

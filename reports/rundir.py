@@ -29,16 +29,19 @@ LEDGER_COLUMNS = [
     "scheduled_ts", "send_ts", "ack_ts", "partition", "offset", "error",
 ]
 STORED_COLUMNS = [
-    "event_id", "device_id", "is_anomaly", "detector", "anomaly_score",
-    "kafka_ts", "processed_ts", "stored_ts", "write_count",
+    "event_id", "device_id", "device_type", "seq", "is_anomaly", "detector", "anomaly_score",
+    "kafka_partition", "kafka_offset", "kafka_ts", "processing_start_ts", "stored_ts",
 ]
-DEAD_LETTER_COLUMNS = ["reason", "raw", "kafka_partition", "kafka_offset", "kafka_ts", "stored_ts"]
-LAG_COLUMNS = ["ts", "partition", "end_offset", "processed_offset", "lag"]
-PROBE_COLUMNS = ["event_id", "scheduled_ts", "visible_ts"]
+TOPIC_COLUMNS = ["partition", "offset", "kafka_ts", "event_id", "device_id", "seq"]
+REPLAY_COLUMNS = ["event_id", "kafka_partition", "kafka_offset", "collection", "at_ts"]
+DEAD_LETTER_COLUMNS = ["reason", "reason_kind", "raw", "kafka_partition", "kafka_offset",
+                       "kafka_ts", "stored_ts"]
+LAG_COLUMNS = ["ts", "partition", "end_offset", "processed_offset", "lag", "source"]
+PROBE_COLUMNS = ["event_id", "sampled_ts", "visible_ts"]
 RESOURCES_COLUMNS = ["ts", "service", "cpu_percent", "rss_bytes"]
 
-FLOAT_TIME_COLUMNS = ("scheduled_ts", "send_ts", "ack_ts", "kafka_ts", "processed_ts",
-                      "stored_ts", "visible_ts", "ts")
+FLOAT_TIME_COLUMNS = ("scheduled_ts", "send_ts", "ack_ts", "kafka_ts", "processing_start_ts",
+                      "stored_ts", "sampled_ts", "visible_ts", "ts", "at_ts")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,12 @@ class FaultWindow:
     applied_at: float
     healed_at: float
     error: str | None
+    heal_started_at: float = math.nan
+
+    @property
+    def recovery_from(self) -> float:
+        """Recovery is measured from when the heal began (a restart's time counts)."""
+        return self.healed_at if math.isnan(self.heal_started_at) else self.heal_started_at
 
     @property
     def label(self) -> str:
@@ -82,6 +91,8 @@ class RunData:
     ledger: pd.DataFrame
     stored: pd.DataFrame
     dead_letter: pd.DataFrame
+    topic: pd.DataFrame
+    replays: pd.DataFrame
     lag: pd.DataFrame
     spark_progress: list[dict[str, Any]]
     probe: pd.DataFrame
@@ -89,6 +100,16 @@ class RunData:
     locust_stats: pd.DataFrame | None = None
     locust_history: pd.DataFrame | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    has_topic: bool = True
+    """False for run folders written before topic.parquet existed (Kafka classes unknown)."""
+
+    @property
+    def status(self) -> str:
+        return str(self.journal.get("status") or "unknown")
+
+    @property
+    def drain(self) -> dict[str, Any]:
+        return self.journal.get("drain") or {}
 
     @property
     def origin(self) -> float:
@@ -163,6 +184,7 @@ def fault_windows(journal: dict[str, Any], run_end: float) -> list[FaultWindow]:
         if math.isnan(applied):
             continue
         healed = _as_float(fault.get("healed_at"), math.nan)
+        heal_started = _as_float(fault.get("heal_started_at"), math.nan)
         windows.append(FaultWindow(
             fault_id=str(fault.get("id") or f"fault-{index}"),
             target=str(fault.get("target") or "?"),
@@ -170,6 +192,7 @@ def fault_windows(journal: dict[str, Any], run_end: float) -> list[FaultWindow]:
             applied_at=applied,
             healed_at=healed,
             error=fault.get("error") or None,
+            heal_started_at=heal_started,
         ))
     return windows
 
@@ -238,7 +261,6 @@ def _normalise_ledger(ledger: pd.DataFrame) -> pd.DataFrame:
 
 
 def _normalise_stored(stored: pd.DataFrame) -> pd.DataFrame:
-    stored["write_count"] = pd.to_numeric(stored["write_count"], errors="coerce").fillna(1)
     stored["is_anomaly"] = stored["is_anomaly"].fillna(False).astype(bool)
     return stored.sort_values(["stored_ts", "event_id"], kind="mergesort").reset_index(drop=True)
 
@@ -248,6 +270,7 @@ def load_run(run_dir: Path | str) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder not found: {run_dir}")
+    topic = _read_parquet(run_dir / "topic.parquet", TOPIC_COLUMNS)
     return RunData(
         run_dir=run_dir,
         scenario=_read_json(run_dir / "scenario.resolved.json"),
@@ -255,10 +278,13 @@ def load_run(run_dir: Path | str) -> RunData:
         ledger=_normalise_ledger(_read_parquet(run_dir / "ledger.parquet", LEDGER_COLUMNS)),
         stored=_normalise_stored(_read_parquet(run_dir / "stored.parquet", STORED_COLUMNS)),
         dead_letter=_read_parquet(run_dir / "dead_letter.parquet", DEAD_LETTER_COLUMNS),
+        topic=topic.sort_values(["partition", "offset"], kind="mergesort").reset_index(drop=True),
+        replays=_read_parquet(run_dir / "replays.parquet", REPLAY_COLUMNS),
         lag=_read_csv(run_dir / "lag.csv", LAG_COLUMNS),
         spark_progress=_read_jsonl(run_dir / "spark_progress.jsonl"),
         probe=_read_csv(run_dir / "probe.csv", PROBE_COLUMNS),
         resources=_read_csv(run_dir / "resources.csv", RESOURCES_COLUMNS),
         locust_stats=_read_optional_csv(run_dir / "locust_stats.csv"),
         locust_history=_read_optional_csv(run_dir / "locust_stats_history.csv"),
+        has_topic=(run_dir / "topic.parquet").exists(),
     )

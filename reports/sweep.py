@@ -7,9 +7,10 @@ Per matrix point (runs with the same ``point``), every metric of :data:`SWEEP_ME
 mean and the 95 % confidence interval over repetitions with Student's t
 (:func:`reports.stats.mean_ci95`). Curves show throughput and p99 against ``stack.partitions``
 and ``stack.workers`` (one line per combination of the other parameters). Capacity per stack
-setting (all parameters but ``producer.rate_eps``) = the highest ``producer.rate_eps`` at which
-every repetition was sustainable (``throughput.sustainable``, see
-:func:`reports.analysis.sustainability`).
+setting (all parameters but ``producer.rate_eps``) = the highest probed rate at and below which
+every run was sustainable — each run judged by the one rule of :mod:`reports.sustainability`,
+and the capacity taken by :func:`reports.sustainability.capacity_from_probes` (monotone: a
+failure at a lower rate caps it), exactly as ``iotbench capacity`` computes ``capacity.json``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import pandas as pd
 
 from .slo import lookup
 from .stats import mean_ci95
+from .sustainability import capacity_from_probes, judge
 
 SWEEP_METRICS = [
     "throughput.stored_eps", "throughput.achieved_ratio", "latency_ms.e2e.p50",
     "latency_ms.e2e.p99", "latency_ms.e2e.max", "lag.slope_eps", "integrity.lost",
-    "integrity.duplicated",
+    "integrity.storage_duplicates", "integrity.undrained",
 ]
 CURVE_PARAMETERS = ["stack.partitions", "stack.workers"]
 CURVE_METRICS = {"throughput.stored_eps": "stored events/s", "latency_ms.e2e.p99": "e2e p99 ms"}
@@ -73,11 +75,13 @@ def aggregate_points(entries: list[dict[str, Any]],
             numeric = [float(v) for v in values if isinstance(v, (int, float))
                        and not isinstance(v, bool)]
             figures[metric] = {**mean_ci95(numeric), "values": numeric}
-        sustainable = [lookup(run_results[i], "throughput.sustainable") for i in members]
+        verdicts = [judge(run_results[i]) for i in members]
         points.append({"label": point_label(point) or "default", "point": point,
                        "n": len(members), "run_dirs": [str(entries[i]["run_dir"])
                                                        for i in members],
-                       "sustainable": all(s is True for s in sustainable), "metrics": figures})
+                       "sustainable": all(v["sustainable"] for v in verdicts),
+                       "runs_sustainable": [v["sustainable"] for v in verdicts],
+                       "reasons": [v["reasons"] for v in verdicts], "metrics": figures})
     return points
 
 
@@ -95,18 +99,20 @@ def curve_table(points: list[dict[str, Any]], parameter: str, metric: str) -> pd
 
 
 def capacity(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Highest sustainable ``producer.rate_eps`` per stack setting (None if none was)."""
+    """Monotone capacity per stack setting (None if the lowest rate already failed)."""
     settings: dict[str, list[dict[str, Any]]] = {}
     for point in points:
         if RATE_PARAMETER in point["point"]:
             settings.setdefault(point_label(point["point"], (RATE_PARAMETER,)), []).append(point)
     result = []
     for setting in sorted(settings):
-        rates = [float(p["point"][RATE_PARAMETER]) for p in settings[setting] if p["sustainable"]]
+        probes = [{"rate_eps": float(p["point"][RATE_PARAMETER]), "sustainable": ok}
+                  for p in settings[setting] for ok in p["runs_sustainable"]]
+        found = capacity_from_probes(probes)
         result.append({"setting": setting or "default",
-                       "capacity_eps": max(rates) if rates else None,
-                       "rates_tried": sorted(float(p["point"][RATE_PARAMETER])
-                                             for p in settings[setting])})
+                       "capacity_eps": found["capacity_eps"],
+                       "first_unsustainable_eps": found["first_unsustainable_eps"],
+                       "rates_tried": sorted({probe["rate_eps"] for probe in probes})})
     return result
 
 
@@ -116,7 +122,7 @@ def sweep_slos(entries: list[dict[str, Any]],
     verdicts = []
     for entry, results in zip(entries, run_results, strict=True):
         label = point_label(entry["point"]) or "default"
-        for verdict in results.get("slo", []):
+        for verdict in results.get("slo", []) + results.get("expectations", []):
             verdicts.append({**verdict,
                              "name": f"[{label} #{entry['repetition']}] {verdict['name']}"})
     return verdicts

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.scenario import Scenario, ScenarioError, load_scenario, scenario_from_yaml
+from benchmarks.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    scenario_from_yaml,
+)
 from benchmarks.validate import validate_files
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -279,3 +285,27 @@ def test_the_format_document_mentions_every_field() -> None:
         name for model in models for name in model.model_fields if f"`{name}`" not in text
     })
     assert missing == []
+
+
+def test_expectations_name_known_figures_and_comparisons() -> None:
+    base = {"name": "x", "duration_s": 30, "warmup_s": 5}
+    scenario = Scenario.model_validate({**base, "expect": {"integrity.kafka_duplicates": "> 0"}})
+    assert scenario.expect == {"integrity.kafka_duplicates": "> 0"}
+    with pytest.raises(ValueError) as error:
+        Scenario.model_validate({**base, "expect": {"integrity.duplicated": "> 0",
+                                                    "integrity.lost": "more than 0"}})
+    assert "integrity.duplicated: unknown figure" in str(error.value)
+    assert "integrity.lost: expected '<op> <number>'" in str(error.value)
+
+
+def test_a_check_the_idempotent_sink_makes_constant_is_refused() -> None:
+    """An SLO or expectation that can never move measures nothing: refused, with the way out."""
+    base = {"name": "x", "duration_s": 30,
+            "slo": [{"metric": "integrity.storage_duplicates", "op": "==", "threshold": 0}],
+            "expect": {"integrity.storage_duplicates": "> 0"}}
+    with pytest.raises(ScenarioError) as refused:
+        parse_scenario(base)
+    problems = [str(issue) for issue in refused.value.issues]
+    assert len(problems) == 2 and all("can never fire" in p for p in problems), problems
+    scenario = parse_scenario({**base, "stack": {"sink": {"mode": "append"}}})
+    assert scenario.stack.sink.mode == "append"

@@ -18,11 +18,12 @@ import pandas as pd
 
 ORIGIN = 1_700_000_000.0
 PUBLISH_DELAY = 0.001
-SEND_TO_ACK = 0.004
-ACK_TO_KAFKA = -0.001
-KAFKA_TO_PROCESSED = 0.2
-PROCESSED_TO_STORED = 0.05
+SEND_TO_APPEND = 0.003
+APPEND_TO_ACK = 0.001
+APPEND_TO_PROCESSING = 0.2
+PROCESSING_TO_STORED = 0.05
 STORED_TO_VISIBLE = 0.1
+PROBE_EVERY = 10
 
 DEFAULT_SLO = [
     {"metric": "latency_ms.e2e.p99", "op": "<=", "threshold": 10000},
@@ -52,7 +53,9 @@ def ledger_frame(count: int, rate_eps: float = 50.0, devices: int = 5) -> pd.Dat
         elif phase == 35 and device_number[i] == 1:
             truth_kind[i] = "garbage"
     send = scheduled + PUBLISH_DELAY
-    ack = send + SEND_TO_ACK
+    ack = send + SEND_TO_APPEND + APPEND_TO_ACK
+    partition = (device_number % 2).astype("int64")
+    offset = pd.Series(partition).groupby(partition).cumcount().to_numpy()
     return pd.DataFrame({
         "event_id": [f"e{i:06d}" for i in index],
         "device_id": [f"d-{d}" for d in device_number],
@@ -63,34 +66,50 @@ def ledger_frame(count: int, rate_eps: float = 50.0, devices: int = 5) -> pd.Dat
         "scheduled_ts": scheduled,
         "send_ts": send,
         "ack_ts": ack,
-        "partition": (device_number % 2).astype("int64"),
-        "offset": (index // 2).astype("float64"),
+        "partition": partition,
+        "offset": offset.astype("float64"),
         "error": [None] * count,
     })
+
+
+def topic_frame(ledger: pd.DataFrame) -> pd.DataFrame:
+    """What Kafka holds: every acked event at its ledger coordinates (LogAppendTime)."""
+    acked = ledger[ledger["ack_ts"].notna()]
+    return pd.DataFrame({
+        "partition": acked["partition"].astype("int32").to_numpy(),
+        "offset": acked["offset"].astype("int64").to_numpy(),
+        "kafka_ts": (acked["send_ts"] + SEND_TO_APPEND).to_numpy(),
+        "event_id": acked["event_id"].to_numpy(),
+        "device_id": acked["device_id"].to_numpy(),
+        "seq": acked["seq"].astype("int64").to_numpy(),
+    }).sort_values(["partition", "offset"]).reset_index(drop=True)
 
 
 def stored_frame(ledger: pd.DataFrame, fault: tuple[float, float] | None = None,
                  missing: int = 0, duplicated: int = 0) -> pd.DataFrame:
     """The store: every acked non-garbage event, minus ``missing``, plus ``duplicated`` copies."""
     keep = ledger[ledger["ack_ts"].notna() & (ledger["truth_kind"] != "garbage")]
-    kafka = keep["ack_ts"].to_numpy() + ACK_TO_KAFKA
-    processed = kafka + KAFKA_TO_PROCESSED
+    kafka = keep["send_ts"].to_numpy() + SEND_TO_APPEND
+    processing = kafka + APPEND_TO_PROCESSING
     if fault is not None:
         start, heal = fault
         scheduled = keep["scheduled_ts"].to_numpy()
         behind = (scheduled >= start) & (scheduled < heal + 3)
-        processed = processed + np.where(behind, np.maximum(0.0, heal + 3 - scheduled), 0.0)
+        processing = processing + np.where(behind, np.maximum(0.0, heal + 3 - scheduled), 0.0)
     truth = keep["truth_anomaly"].to_numpy()
     stored = pd.DataFrame({
         "event_id": keep["event_id"].to_numpy(),
         "device_id": keep["device_id"].to_numpy(),
+        "device_type": keep["device_type"].to_numpy(),
+        "seq": keep["seq"].to_numpy(),
         "is_anomaly": truth.copy(),
         "detector": "zscore",
         "anomaly_score": np.where(truth, 5.0, 0.5),
+        "kafka_partition": keep["partition"].astype("int64").to_numpy(),
+        "kafka_offset": keep["offset"].astype("int64").to_numpy(),
         "kafka_ts": kafka,
-        "processed_ts": processed,
-        "stored_ts": processed + PROCESSED_TO_STORED,
-        "write_count": np.ones(len(keep), dtype="int64"),
+        "processing_start_ts": processing,
+        "stored_ts": processing + PROCESSING_TO_STORED,
         "is_anomaly_zscore": truth.copy(),
         "is_anomaly_iforest": np.zeros(len(keep), dtype=bool),
     })
@@ -103,6 +122,14 @@ def stored_frame(ledger: pd.DataFrame, fault: tuple[float, float] | None = None,
     return stored
 
 
+def empty_replays() -> pd.DataFrame:
+    return pd.DataFrame({"event_id": pd.Series([], dtype="object"),
+                         "kafka_partition": pd.Series([], dtype="int64"),
+                         "kafka_offset": pd.Series([], dtype="int64"),
+                         "collection": pd.Series([], dtype="object"),
+                         "at_ts": pd.Series([], dtype="float64")})
+
+
 def lag_frame(duration_s: int, fault: tuple[float, float] | None) -> pd.DataFrame:
     rows = []
     for second in range(duration_s):
@@ -112,7 +139,11 @@ def lag_frame(duration_s: int, fault: tuple[float, float] | None) -> pd.DataFram
             lag = 5.0 + 40.0 * (ts - fault[0])
         for partition in (0, 1):
             rows.append({"ts": ts, "partition": partition, "end_offset": 100 * second + lag,
-                         "processed_offset": 100 * second, "lag": lag})
+                         "processed_offset": 100 * second, "lag": lag, "source": "timer"})
+            # A micro-batch commit a quarter second later: lag just after processing.
+            rows.append({"ts": ts + 0.25, "partition": partition,
+                         "end_offset": 100 * second + lag, "processed_offset": 100 * second,
+                         "lag": lag, "source": "commit"})
     return pd.DataFrame(rows)
 
 
@@ -145,7 +176,8 @@ def write_locust(run_dir: Path) -> None:
 def write_run_folder(run_dir: Path, *, events: int = 2000, rate_eps: float = 50.0,
                      slo: list[dict[str, Any]] | None = None, with_fault: bool = True,
                      with_locust: bool = True, missing: int = 0,
-                     extra_delay_s: float = 0.0) -> Path:
+                     extra_delay_s: float = 0.0, with_topic: bool = True,
+                     status: str = "completed", expect: dict[str, str] | None = None) -> Path:
     """Write every raw file of a run folder into ``run_dir`` and return it."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -153,11 +185,11 @@ def write_run_folder(run_dir: Path, *, events: int = 2000, rate_eps: float = 50.
     fault = (ORIGIN + 15.0, ORIGIN + 20.0) if with_fault else None
     ledger = ledger_frame(events, rate_eps)
     stored = stored_frame(ledger, fault, missing=missing)
-    stored["processed_ts"] += extra_delay_s
+    stored["processing_start_ts"] += extra_delay_s
     stored["stored_ts"] += extra_delay_s
     garbage = ledger[ledger["truth_kind"] == "garbage"]
     dead_letter = pd.DataFrame({
-        "reason": "invalid_value",
+        "reason": "invalid_value", "reason_kind": "invalid value",
         "raw": [json.dumps({"event_id": e, "device_id": d, "temperature": "NaN?"})
                 for e, d in zip(garbage["event_id"], garbage["device_id"], strict=True)],
         "kafka_partition": garbage["partition"].to_numpy(),
@@ -168,11 +200,13 @@ def write_run_folder(run_dir: Path, *, events: int = 2000, rate_eps: float = 50.
     ledger.to_parquet(run_dir / "ledger.parquet", index=False)
     stored.to_parquet(run_dir / "stored.parquet", index=False)
     dead_letter.to_parquet(run_dir / "dead_letter.parquet", index=False)
+    if with_topic:
+        topic_frame(ledger).to_parquet(run_dir / "topic.parquet", index=False)
+        empty_replays().to_parquet(run_dir / "replays.parquet", index=False)
     lag_frame(duration + 2, fault).to_csv(run_dir / "lag.csv", index=False)
-    visible = stored.iloc[::10]
+    visible = stored.iloc[::PROBE_EVERY]
     pd.DataFrame({"event_id": visible["event_id"],
-                  "scheduled_ts": visible["event_id"].map(
-                      ledger.set_index("event_id")["scheduled_ts"]),
+                  "sampled_ts": visible["kafka_ts"] + 0.01,
                   "visible_ts": visible["stored_ts"] + STORED_TO_VISIBLE}
                  ).to_csv(run_dir / "probe.csv", index=False)
     pd.DataFrame([{"ts": ORIGIN + s, "service": service, "cpu_percent": 10.0 + s % 3,
@@ -191,16 +225,20 @@ def write_run_folder(run_dir: Path, *, events: int = 2000, rate_eps: float = 50.
         "drain_timeout_s": 10,
         "stack": {"partitions": 2, "workers": 1, "worker_cores": 2, "detector": "zscore"},
         "producer": {"rate_eps": rate_eps}, "faults": [], "load": None,
-        "slo": DEFAULT_SLO if slo is None else slo,
+        "slo": DEFAULT_SLO if slo is None else slo, "expect": expect or {},
     }
     faults = []
     if fault is not None:
         faults.append({"id": "f1", "target": "spark-kafka", "kind": "latency",
                        "attributes": {"latency": 1000}, "scheduled_start": fault[0],
                        "scheduled_end": fault[1], "applied_at": fault[0],
-                       "healed_at": fault[1], "error": None})
+                       "heal_started_at": fault[1], "healed_at": fault[1], "error": None})
     journal = {
-        "run_id": run_dir.name, "status": "completed", "started_at": ORIGIN - 10,
+        "run_id": run_dir.name, "status": status, "started_at": ORIGIN - 10,
+        "produce_started_at": ORIGIN,
+        "drain": {"complete": True, "undrained": 0},
+        "probe": {"sample_every": PROBE_EVERY, "poll_interval_s": 0.2, "max_pending": 1000,
+                  "source": "topic"},
         "ended_at": end,
         "phases": [{"name": "stack", "start": ORIGIN - 10, "end": ORIGIN},
                    {"name": "warmup", "start": ORIGIN, "end": ORIGIN + 5},

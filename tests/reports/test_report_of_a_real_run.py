@@ -68,10 +68,11 @@ def test_report_has_every_section_and_decodable_plots(real_run: RunOutcome) -> N
     assert results["recovery"][0]["target"] == "spark-mongo"
 
 
-def test_junit_has_one_case_per_slo(real_run: RunOutcome) -> None:
+def test_junit_has_the_run_status_and_one_case_per_slo(real_run: RunOutcome) -> None:
     root = ElementTree.parse(real_run.run_dir / "junit.xml").getroot()
     cases = root.findall(".//testcase")
-    assert len(cases) == 2
+    assert [c.get("name") for c in cases][0] == "run status"
+    assert len(cases) == 1 + 2
     assert sum(1 for c in cases if c.find("failure") is not None) == 1
 
 

@@ -35,8 +35,11 @@ EMPTY_DEAD_LETTER = pd.DataFrame(columns=DEAD_LETTER_COLUMNS)
 def store_everything(ledger: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"event_id": ledger["event_id"], "device_id": ledger["device_id"],
                          "is_anomaly": False, "detector": "zscore", "anomaly_score": 0.0,
-                         "kafka_ts": ledger["ack_ts"], "processed_ts": ledger["ack_ts"] + 0.1,
-                         "stored_ts": ledger["ack_ts"] + 0.2, "write_count": 1})
+                         "kafka_partition": ledger["partition"],
+                         "kafka_offset": ledger["offset"],
+                         "kafka_ts": ledger["ack_ts"],
+                         "processing_start_ts": ledger["ack_ts"] + 0.1,
+                         "stored_ts": ledger["ack_ts"] + 0.2})
 
 
 def test_ledger_of_1000_with_3_missing_and_2_duplicated() -> None:
@@ -49,8 +52,12 @@ def test_ledger_of_1000_with_3_missing_and_2_duplicated() -> None:
     assert figures["acked"] == 1000
     assert figures["stored_unique"] == 997
     assert figures["lost"] == 3
-    assert figures["duplicated"] == 2
+    assert figures["storage_duplicates"] == 2
     assert figures["duplicate_rows"] == 2
+    assert figures["examples"]["storage_duplicates"] == ["e000000", "e000001"]
+    # No topic.parquet: the classes that need it are unknown, not 0.
+    assert figures["topic_available"] is False
+    assert figures["lost_in_kafka"] is None and figures["undrained"] is None
     assert figures["unexpected"] == 0
     assert figures["unacked"] == 0
 
@@ -59,8 +66,13 @@ def test_unexpected_unacked_replays_and_dead_letters() -> None:
     ledger = ledger_frame(100)
     ledger.loc[ledger.index[:4], "ack_ts"] = np.nan
     stored = store_everything(ledger).iloc[2:].copy()
-    stored.loc[stored.index[0], "write_count"] = 3
-    stranger = stored.iloc[[0]].assign(event_id="not-in-ledger", write_count=1)
+    first = stored.iloc[0]
+    # The sink absorbed two replayed writes of the first stored record's offset.
+    replays = pd.DataFrame({"event_id": [first["event_id"]] * 2,
+                            "kafka_partition": [first["kafka_partition"]] * 2,
+                            "kafka_offset": [first["kafka_offset"]] * 2,
+                            "collection": "processed_data", "at_ts": [1.0, 2.0]})
+    stranger = stored.iloc[[0]].assign(event_id="not-in-ledger", kafka_offset=10_000)
     stored = pd.concat([stored, stranger], ignore_index=True)
     dropped = stored["event_id"] == ledger["event_id"].iloc[50]
     stored = stored[~dropped]
@@ -69,7 +81,7 @@ def test_unexpected_unacked_replays_and_dead_letters() -> None:
                                         "garbage"],
                                 "kafka_partition": [0, 1], "kafka_offset": [1, 2],
                                 "kafka_ts": [1.0, 2.0], "stored_ts": [1.5, 2.5]})
-    figures = integrity_summary(ledger, stored, dead_letter)
+    figures = integrity_summary(ledger, stored, dead_letter, replays=replays)
     assert figures["acked"] == 96
     assert figures["unacked"] == 4
     assert figures["stored_unacked"] == 2          # ids 2 and 3 stored without an ack
@@ -88,7 +100,7 @@ def test_known_latencies_give_exact_percentiles() -> None:
     scheduled = np.arange(100, dtype="float64")
     events = pd.DataFrame({"scheduled_ts": scheduled, "send_ts": scheduled,
                            "ack_ts": scheduled, "kafka_ts": scheduled,
-                           "processed_ts": scheduled,
+                           "processing_start_ts": scheduled,
                            "stored_ts": scheduled + np.arange(1, 101)[::-1] / 1000.0,
                            "visible_ts": np.nan})
     e2e = latency_summary(events)["e2e"]
@@ -101,7 +113,8 @@ def test_known_latencies_give_exact_percentiles() -> None:
     assert e2e["mean"] == pytest.approx(50.5, abs=1e-6)
     assert latency_summary(events)["visible"]["count"] == 0
     hops = hop_summary(events)
-    assert hops["processed_to_stored"]["p99"] == pytest.approx(99.01, abs=1e-6)
+    assert hops["processing_to_stored"]["p99"] == pytest.approx(99.01, abs=1e-6)
+    assert hops["processing_to_stored"]["negative"] == 0
     assert hops["publish_delay"]["max"] == 0.0
 
 
@@ -190,8 +203,11 @@ def test_lag_series_with_known_slope() -> None:
                          "end_offset": 0, "processed_offset": 0, "lag": total / 2})
     wide = lag_per_partition(pd.DataFrame(rows), ORIGIN)
     assert list(wide.columns) == ["p0", "p1", "total"]
-    summary = lag_summary(wide, TimeWindow(ORIGIN + 10, ORIGIN + 60), ORIGIN)
+    summary = lag_summary(wide, TimeWindow(ORIGIN + 10, ORIGIN + 60), ORIGIN, pd.DataFrame(rows))
     assert summary["slope_eps"] == pytest.approx(3.0)
+    assert summary["slope_n"] == 50
+    assert summary["slope_low"] == pytest.approx(3.0)
+    assert summary["slope_high"] == pytest.approx(3.0)
     assert summary["final"] == pytest.approx(3.0 * 59 + 7.0)
     assert summary["max"] == 1000.0
 
@@ -256,3 +272,15 @@ def test_lookup_and_missing_metric_fails_slo() -> None:
     passing = evaluate_slo({"metric": "latency_ms.e2e.p99", "op": "<", "threshold": 200},
                            results)
     assert passing["passed"] is True and passing["value"] == 120.0
+
+
+def test_recovery_counts_from_the_heal_start_and_says_when_it_saw_nothing() -> None:
+    lag, p99 = _recovery_series(back_at=36)
+    lag.loc[30:33] = np.nan                       # a broker restart: no lag sample for 4 s
+    fault = FaultWindow("f1", "kafka", "kill", ORIGIN + 20.0, ORIGIN + 30.0, None,
+                        heal_started_at=ORIGIN + 28.0)
+    result = fault_recovery(fault, lag, p99, ORIGIN, ORIGIN + 60, None, RecoveryTolerance())
+    assert result["status"] == "recovered"
+    assert result["recovery_s"] == pytest.approx(8.0)       # 36 − 28, not 36 − 30
+    assert result["unknown_seconds"] == 4 and result["spans_unknown"] is True
+    assert result["heal_started_at"] == ORIGIN + 28.0

@@ -39,7 +39,9 @@ def test_results_json_has_the_stable_keys(built_run: tuple[Path, reports.Results
     for key in ("p50", "p95", "p99", "p999", "max"):
         assert isinstance(reports.lookup(results, f"latency_ms.e2e.{key}"), float)
     assert reports.lookup(results, "throughput.stored_eps") > 0
-    for key in ("sent", "acked", "stored_unique", "lost", "duplicated", "unexpected"):
+    for key in ("sent", "acked", "stored_unique", "lost", "storage_duplicates", "unexpected",
+                "lost_in_kafka", "kafka_duplicates", "lost_in_pipeline", "replayed_writes",
+                "reordered", "undrained"):
         assert isinstance(reports.lookup(results, f"integrity.{key}"), int)
     for detector in ("zscore", "iforest"):
         assert set(results["accuracy"][detector]) >= {"precision", "recall", "f1"}
@@ -74,7 +76,8 @@ def test_summary_md_and_junit(built_run: tuple[Path, reports.Results]) -> None:
     assert "all SLOs passed" in summary and "| figure | value |" in summary
     root = ElementTree.parse(run_dir / "junit.xml").getroot()
     cases = root.findall(".//testcase")
-    assert len(cases) == 3
+    assert [c.get("name") for c in cases][0] == "run status"
+    assert len(cases) == 1 + 3                  # the run's status, then the 3 SLOs
     assert not root.findall(".//failure")
 
 
