@@ -58,6 +58,11 @@ def cluster_view(bootstrap: str) -> ClusterView:
 
 def cluster_ready(bootstrap: str, brokers: int, node: int | None = None) -> bool:
     """``brokers`` live brokers (``node`` among them) and an elected controller."""
+    from system.stack.wait import port_open
+
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    if not port_open(int(port), host):  # an admin client would wait out its own timeouts
+        return False
     view = cluster_view(bootstrap)
     return (len(view.brokers) >= brokers and view.controller >= 0
             and (node is None or node in view.brokers))

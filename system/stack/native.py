@@ -288,9 +288,15 @@ class NativeStack:
         return lines
 
     def _stop_records(self, records: list[ProcessRecord]) -> list[str]:
-        order = list(records)  # stopped in parallel: each waits on its own grace period
-        with ThreadPoolExecutor(max_workers=max(1, len(order))) as pool:
-            results = list(pool.map(process.stop, order))
+        # Stopped in parallel: each waits on its own grace period. Replicated brokers go
+        # first, while Toxiproxy still carries their controlled shutdown (without it they
+        # wait for each other until they are killed).
+        cluster = [r for r in records if r.name.startswith("kafka-")]
+        order = [*cluster, *(r for r in records if r not in cluster)]
+        results = []
+        for wave in (cluster, order[len(cluster):]):
+            with ThreadPoolExecutor(max_workers=max(1, len(wave))) as pool:
+                results += list(pool.map(process.stop, wave))
         lines = [f"{r.name:<16} pid {r.pid:<7} {res}"
                  for r, res in zip(order, results, strict=True)]
         leftovers = [r for r in order if r.alive()]
