@@ -15,15 +15,16 @@ from pathlib import Path
 
 import psutil
 import pytest
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
+from kafka.structs import TopicPartition
 
 from benchmarks.cli import build_parser
 from benchmarks.scenario import ScenarioError, scenario_from_yaml
 from system.config import Ports
 from system.stack import kafka as kafka_admin
 from system.stack.errors import StackError
-from system.stack.kafka_cluster import broker_link_names, broker_ports
+from system.stack.kafka_cluster import Replication, broker_link_names, broker_ports
 from system.stack.kafka_state import cluster_view, partition_states
 from system.stack.links import link_specs
 from system.stack.native import NativeStack, StackConfig
@@ -179,8 +180,17 @@ def test_new_topic_is_replicated_three_times(cluster: NativeStack) -> None:
     assert len(states) == 6
     assert all(s.led and sorted(s.isr) == [1, 2, 3] == sorted(s.replicas) for s in states)
     assert {s.leader for s in states} == {1, 2, 3}  # leadership spread over the brokers
-    assert kafka_admin.cluster_replication(cluster.endpoints.direct_bootstrap) == \
-        cluster.config.replication()
+    direct = cluster.endpoints.direct_bootstrap
+    assert kafka_admin.cluster_replication(direct) == cluster.config.replication()
+
+    # the runner's call (no replication given) keeps a matching topic and its data …
+    _produce(cluster.endpoints.producer_bootstrap, topic, 0, 20)
+    kafka_admin.ensure_topic(direct, topic, 6)
+    assert _end_offset(direct, topic, 0) == 1
+    # … and replaces one replicated differently
+    kafka_admin.ensure_topic(direct, topic, 6, replication=Replication(2, 1, True))
+    assert {len(s.replicas) for s in partition_states(direct, topic)} == {2}
+    assert _end_offset(direct, topic, 0) == 0
 
 
 @pytest.mark.slow
@@ -205,6 +215,9 @@ def test_no_broker_connection_bypasses_the_proxies(cluster: NativeStack) -> None
 @pytest.mark.slow
 def test_a_link_name_acts_on_every_brokers_proxy(cluster: NativeStack) -> None:
     links = cluster.links
+    assert links.members("kafka-2") == ["producer-kafka-2", "spark-kafka-2",
+                                        "kafka-2-replication", "kafka-2-controller"]
+    assert links.members("spark-mongo") == ["spark-mongo"]
     try:
         links.set_enabled("producer-kafka", False)
         proxies = links.proxies()
@@ -232,6 +245,15 @@ def _produce(bootstrap: str, topic: str, partition: int, timeout_s: float,
         producer.send(topic, b"ping", partition=partition).get(timeout=timeout_s + 2)
     finally:
         producer.close(timeout=5)
+
+
+def _end_offset(bootstrap: str, topic: str, partition: int) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tp = TopicPartition(topic, partition)
+        return consumer.end_offsets([tp])[tp]
+    finally:
+        consumer.close()
 
 
 def _isr(bootstrap: str, topic: str, partition: int) -> tuple[int, ...]:
