@@ -58,7 +58,10 @@ def _stack_config(args: argparse.Namespace):
 
     return StackConfig(partitions=args.partitions, workers=args.workers,
                        worker_cores=args.worker_cores, worker_memory=args.worker_memory,
-                       dashboard=not args.no_dashboard, mongo=args.mongo)
+                       dashboard=not args.no_dashboard, mongo=args.mongo,
+                       brokers=args.brokers, replication_factor=args.replication_factor,
+                       min_insync_replicas=args.min_insync_replicas,
+                       unclean_leader_election=args.unclean_leader_election)
 
 
 def cmd_stack_up(args: argparse.Namespace) -> int:
@@ -71,6 +74,9 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
         if args.mongo not in ("auto", "mongod"):
             raise StackError(f"--mongo {args.mongo} needs the native provider (the docker "
                              "stack runs a real mongod).")
+        if args.brokers != 1:
+            raise StackError("--brokers 3 needs the native provider (the compose file runs "
+                             "one broker).")
         DockerStack(_stack_config(args)).up()
         return 0
     stack = NativeStack(_stack_config(args))
@@ -85,7 +91,7 @@ def cmd_stack_up(args: argparse.Namespace) -> int:
 def cmd_stack_status(args: argparse.Namespace) -> int:
     from system.stack.status import print_status
 
-    return print_status()
+    return print_status(topic=args.topic)
 
 
 def cmd_stack_down(args: argparse.Namespace) -> int:
@@ -218,6 +224,14 @@ def _add_stack_options(p: argparse.ArgumentParser) -> None:
                    "or a real mongod from PATH (auto: mongod if on PATH, else ferretdb-sqlite)")
     p.add_argument("--provider", choices=["native", "docker"], default="native",
                    help="native processes (default) or docker compose via testcontainers")
+    p.add_argument("--brokers", type=int, default=1, choices=[1, 3],
+                   help="Kafka brokers: 1 (default) or 3 (replicated KRaft, native only)")
+    p.add_argument("--replication-factor", type=int, default=None,
+                   help="of the topic (default: the number of brokers)")
+    p.add_argument("--min-insync-replicas", type=int, default=None,
+                   help="of the topic (default: 1 with one broker, 2 with three)")
+    p.add_argument("--unclean-leader-election", action="store_true",
+                   help="let an out-of-sync replica become leader (loses acked writes)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,8 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     up = stack_sub.add_parser("up", help="start every service and wait until healthy")
     _add_stack_options(up)
     up.set_defaults(func=cmd_stack_up)
-    stack_sub.add_parser("status", help="each service, its health, ports and URLs"
-                         ).set_defaults(func=cmd_stack_status)
+    status = stack_sub.add_parser("status", help="each service, its health, ports and URLs; "
+                                  "Kafka's brokers, controller, leaders and ISRs")
+    status.add_argument("--topic", default=None,
+                        help="whose partitions to show (default: the stack's topic)")
+    status.set_defaults(func=cmd_stack_status)
     down = stack_sub.add_parser("down", help="stop everything (graceful, then forced)")
     down.add_argument("--purge", action="store_true", help="also delete the stack's data")
     down.set_defaults(func=cmd_stack_down)

@@ -62,22 +62,29 @@ def acquire(stack_settings: Any, log: Log) -> Target:
         from system.stack.docker import DockerStack
 
         return DockerStack.target(stack_settings, log)
+    ks = stack_settings.kafka
     wanted = StackConfig(partitions=stack_settings.partitions, workers=stack_settings.workers,
                          worker_cores=stack_settings.worker_cores,
                          worker_memory=stack_settings.worker_memory,
-                         mongo=mongo_backend.resolve(stack_settings.mongo))
+                         mongo=mongo_backend.resolve(stack_settings.mongo),
+                         brokers=ks.brokers, replication_factor=ks.replication_factor,
+                         min_insync_replicas=ks.min_insync_replicas,
+                         unclean_leader_election=ks.unclean_leader_election)
     running = NativeStack.attach(log=log)
     if running is not None:
         have = running.config
-        if (have.workers, have.worker_cores, have.worker_memory, have.mongo) == (
-                wanted.workers, wanted.worker_cores, wanted.worker_memory, wanted.mongo):
+        if (have.workers, have.worker_cores, have.worker_memory, have.mongo,
+                have.replication()) == (wanted.workers, wanted.worker_cores,
+                                        wanted.worker_memory, wanted.mongo,
+                                        wanted.replication()) and have.brokers == wanted.brokers:
             log(f"reusing the running native stack at {running.home}")
             return native_target(running, started_here=False)
         raise StackError(
             f"a native stack is running with {have.workers} worker(s) × {have.worker_cores} "
-            f"core(s), {have.worker_memory}, mongo {have.mongo}; this scenario needs "
-            f"{wanted.workers} × {wanted.worker_cores}, {wanted.worker_memory}, mongo "
-            f"{wanted.mongo}.\n"
+            f"core(s), {have.worker_memory}, mongo {have.mongo}, {have.brokers} broker(s) "
+            f"{have.replication()}; this scenario needs {wanted.workers} × "
+            f"{wanted.worker_cores}, {wanted.worker_memory}, mongo {wanted.mongo}, "
+            f"{wanted.brokers} broker(s) {wanted.replication()}.\n"
             "Hint: `iotbench stack down` first, or let the scenario match it.")
     stack = NativeStack(wanted, log=log)
     stack.up()

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from benchmarks.scenario_faults import Strict, context_value
+from benchmarks.scenario_kafka import KafkaSettings
 from system.processor.detectors import DETECTORS
 
 # --- stack -----------------------------------------------------------------------------
@@ -142,6 +143,9 @@ class Stack(Strict):
         35.0, description="Temperature (°C) above which the threshold detector flags a reading."
     )
     sink: Sink = Field(default_factory=Sink, description="The processor's Mongo writes.")
+    kafka: KafkaSettings = Field(
+        default_factory=KafkaSettings, description="Brokers and replication of the run's topic."
+    )
     external: ExternalEndpoints | None = Field(
         None, description="Addresses of an external cluster (provider: external only)."
     )
@@ -177,6 +181,13 @@ class Stack(Strict):
                      else "set external.mongo_uri to the server to use")
             raise ValueError(f"mongo: {self.mongo} needs provider: native (provider "
                              f"{self.provider!r}: {where})")
+        return self
+
+    @model_validator(mode="after")
+    def _brokers_only_for_native(self) -> Stack:
+        if self.kafka.brokers != 1 and self.provider != "native":
+            raise ValueError(f"kafka.brokers: {self.kafka.brokers} needs provider: native "
+                             f"(provider {self.provider!r} runs or names its own Kafka)")
         return self
 
     @property

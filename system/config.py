@@ -38,9 +38,11 @@ class Ports:
     """
 
     kafka_direct: int = 19092
-    """Kafka's inter-broker listener; also used by admin tools and tests that bypass proxies."""
+    """Kafka's direct listener for admin tools and tests that bypass proxies; with one broker
+    also its inter-broker listener. Broker *n* of a 3-broker cluster uses every ``kafka_*``
+    port plus ``BROKER_PORT_STRIDE * (n - 1)``; see :mod:`system.stack.kafka_cluster`."""
     kafka_controller: int = 19093
-    """KRaft controller listener (never proxied)."""
+    """KRaft controller listener (never proxied with one broker)."""
     kafka_producer_backend: int = 19094
     """Kafka listener behind the ``producer-kafka`` proxy; advertises ``producer_kafka``."""
     kafka_spark_backend: int = 19095
@@ -49,6 +51,12 @@ class Ports:
     """Toxiproxy listen port of the ``producer-kafka`` link (what producers bootstrap to)."""
     spark_kafka: int = 9093
     """Toxiproxy listen port of the ``spark-kafka`` link (what Spark bootstraps to)."""
+    kafka_replication_backend: int = 19096
+    """3 brokers only: the inter-broker (replication) listener behind ``kafka-N-replication``."""
+    kafka_replication: int = 9094
+    """3 brokers only: Toxiproxy listen port of ``kafka-1-replication`` (advertised)."""
+    kafka_controller_link: int = 9095
+    """3 brokers only: Toxiproxy listen port of ``kafka-1-controller`` (in the quorum voters)."""
     mongo: int = 27017
     """The MongoDB-wire server itself."""
     spark_mongo: int = 27018
@@ -83,6 +91,9 @@ class Ports:
 
 HOST = "127.0.0.1"
 
+BROKER_PORT_STRIDE = 10
+"""Broker *n* of a replicated cluster: each of broker 1's Kafka ports + 10 × (n − 1)."""
+
 LINKS = ("producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo")
 """The four proxied links; each is one Toxiproxy proxy named exactly so."""
 
@@ -97,18 +108,23 @@ class Endpoints:
     """Addresses clients use; every client of a link goes through its proxy."""
 
     ports: Ports = field(default_factory=Ports.from_env)
+    brokers: int = 1
+    """Kafka brokers; with 3, each bootstrap lists every broker's address of that path."""
+
+    def _bootstrap(self, port: int) -> str:
+        return ",".join(f"{HOST}:{port + BROKER_PORT_STRIDE * i}" for i in range(self.brokers))
 
     @property
     def producer_bootstrap(self) -> str:
-        return f"{HOST}:{self.ports.producer_kafka}"
+        return self._bootstrap(self.ports.producer_kafka)
 
     @property
     def spark_bootstrap(self) -> str:
-        return f"{HOST}:{self.ports.spark_kafka}"
+        return self._bootstrap(self.ports.spark_kafka)
 
     @property
     def direct_bootstrap(self) -> str:
-        return f"{HOST}:{self.ports.kafka_direct}"
+        return self._bootstrap(self.ports.kafka_direct)
 
     @property
     def spark_mongo_uri(self) -> str:

@@ -1,9 +1,11 @@
 """Apache Kafka in KRaft mode from Maven jars: configuration, storage format, topics.
 
-Listener layout (see DESIGN.md "Links and faults"): one direct listener for the broker itself
-and admin tools, the controller listener, and one listener per proxied link whose advertised
-address is that link's Toxiproxy port — so after bootstrap a client of a link still talks
-through the proxy and a fault on the link cannot be bypassed.
+Listener layout of the single broker (see DESIGN.md "Links and faults"): one direct listener
+for the broker itself and admin tools, the controller listener, and one listener per proxied
+link whose advertised address is that link's Toxiproxy port — so after bootstrap a client of
+a link still talks through the proxy and a fault on the link cannot be bypassed. Three
+brokers: :mod:`system.stack.kafka_cluster`; cluster and partition state:
+:mod:`system.stack.kafka_state` (``wait_topic_ready`` is re-exported here).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from system.config import HOST, Ports
 from system.stack.errors import SetupError
+from system.stack.kafka_cluster import Replication
+from system.stack.kafka_state import partition_states, wait_topic_ready
 
 LOG4J2 = """\
 status = warn
@@ -133,18 +137,60 @@ def topic_partitions(bootstrap: str, topic: str) -> int | None:
         consumer.close()
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int, *, recreate: bool = False) -> None:
-    """Create ``topic`` with LogAppendTime timestamps; an existing one with another
-    partition count (or ``recreate``) is deleted first, so its data never leaks into a run."""
+def cluster_replication(bootstrap: str) -> Replication:
+    """The replication the cluster's brokers were configured with (``default.replication.
+    factor`` etc.), so a caller that does not know the stack's settings still gets them."""
+    from kafka.admin import ConfigResource
+
+    keys = ["default.replication.factor", "min.insync.replicas",
+            "unclean.leader.election.enable"]
+    client = admin(bootstrap)
+    try:
+        broker = str(client.describe_cluster()["brokers"][0]["broker_id"])
+        found = client.describe_configs([ConfigResource("BROKER", broker, keys)],
+                                        config_filter="all")["broker"][broker]
+    finally:
+        client.close()
+    value = {k: str(found[k]["value"]) for k in keys}
+    return Replication(int(value[keys[0]]), int(value[keys[1]]), value[keys[2]] == "true")
+
+
+def _topic_matches(bootstrap: str, topic: str, partitions: int,
+                   replication: Replication) -> bool:
+    from kafka.admin import ConfigResource
+
+    states = partition_states(bootstrap, topic)
+    if len(states) != partitions or any(len(s.replicas) != replication.replication_factor
+                                        for s in states):
+        return False
+    client = admin(bootstrap)
+    try:
+        wanted = replication.topic_configs()
+        found = client.describe_configs([ConfigResource("TOPIC", topic, list(wanted))],
+                                        config_filter="all")["topic"][topic]
+    finally:
+        client.close()
+    return all(str(found[k]["value"]) == v for k, v in wanted.items())
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int, *, recreate: bool = False,
+                 replication: Replication | None = None, ready_timeout_s: float = 60.0) -> None:
+    """Create ``topic`` with LogAppendTime timestamps, the stack's replication factor,
+    ``min.insync.replicas`` and ``unclean.leader.election.enable`` (``replication``, else what
+    the brokers were configured with); an existing one that differs (or ``recreate``) is
+    deleted first, so its data never leaks into a run. Returns once every partition has a
+    leader and a full ISR."""
     import time
 
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
+    replication = replication or cluster_replication(bootstrap)
     client = admin(bootstrap)
     try:
         existing = topic_partitions(bootstrap, topic)
-        if existing is not None and (recreate or existing != partitions):
+        if existing is not None and (
+                recreate or not _topic_matches(bootstrap, topic, partitions, replication)):
             client.delete_topics([topic], timeout_ms=30_000)
             deadline = time.monotonic() + 30
             while topic_partitions(bootstrap, topic) is not None:
@@ -157,8 +203,9 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, *, recreate: bool 
             while True:  # the broker may still be finishing the deletion
                 try:
                     client.create_topics([NewTopic(
-                        topic, partitions, 1,
-                        topic_configs={"message.timestamp.type": "LogAppendTime"},
+                        topic, partitions, replication.replication_factor,
+                        topic_configs={"message.timestamp.type": "LogAppendTime",
+                                       **replication.topic_configs()},
                     )], timeout_ms=30_000)
                     break
                 except (TopicAlreadyExistsError, UnknownTopicOrPartitionError):
@@ -167,3 +214,4 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, *, recreate: bool 
                     time.sleep(0.5)
     finally:
         client.close()
+    wait_topic_ready(bootstrap, topic, ready_timeout_s)

@@ -19,8 +19,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from system.config import HOST, TOPIC, Endpoints, Ports, cache_dir, state_dir
-from system.stack import kafka, mongo_backend, process, spark
+from system.stack import mongo_backend, process, spark
 from system.stack.errors import PortBusy, ServiceError, SetupError, StackError
+from system.stack.kafka_cluster import Replication
+from system.stack.kafka_services import kafka_bound_ports, kafka_services, kafka_urls
 from system.stack.links import Links, link_specs
 from system.stack.process import ProcessRecord
 from system.stack.service import Service as _Service
@@ -49,6 +51,20 @@ class StackConfig:
     PostgreSQL cluster is started too), ``mongod`` (from PATH), or ``auto`` = ``mongod`` when
     one is on PATH, else ``ferretdb-sqlite``. A stack resolves ``auto`` when created, so its
     state file names the concrete backend."""
+    brokers: int = 1
+    """Kafka brokers: 1 (service ``kafka``) or 3 (``kafka-1..3``, a replicated KRaft cluster
+    with every path into each broker behind its own proxy; see ``kafka_cluster``)."""
+    replication_factor: int | None = None
+    """Of the run's topic; None = the number of brokers."""
+    min_insync_replicas: int | None = None
+    """Of the run's topic; None = 1 for one broker, 2 for three."""
+    unclean_leader_election: bool = False
+
+    def replication(self) -> Replication:
+        """The resolved settings; StackError names a setting Kafka would refuse."""
+        return Replication.for_cluster(self.brokers, self.replication_factor,
+                                       self.min_insync_replicas,
+                                       self.unclean_leader_election)
 
 
 class NativeStack:
@@ -58,11 +74,12 @@ class NativeStack:
                  cache: Path | None = None, ports: Ports | None = None, log: Log = print
                  ) -> None:
         config = config or StackConfig()
+        config.replication()  # refuse brokers: 2, RF > brokers, … before anything starts
         self.config = replace(config, mongo=mongo_backend.resolve(config.mongo))
         self.home = (home or state_dir() / "stack").resolve()
         self.cache = cache or cache_dir()
         self.ports = ports or Ports.from_env()
-        self.endpoints = Endpoints(self.ports)
+        self.endpoints = Endpoints(self.ports, brokers=self.config.brokers)
         self.links = Links(self.endpoints.toxiproxy_url)
         self.log = log
         self.state: StackState | None = None
@@ -93,15 +110,10 @@ class NativeStack:
                               "-port", str(p.toxiproxy_api)],
                      HttpJson(f"{e.toxiproxy_url}/version", what="Toxiproxy API /version"),
                      "run `iotbench setup` if the binary is missing.",
-                     after_ready=lambda: self.links.ensure(link_specs(p))),
+                     after_ready=lambda: self.links.ensure(link_specs(p, c.brokers))),
             *mongo_backend.services(c.mongo, self.cache, self.home, p, e.direct_mongo_uri),
-            _Service("kafka",
-                     lambda: kafka.prepare(self.home / "kafka", kafka_jars(self.cache), p),
-                     Predicate(lambda: kafka.broker_ready(e.direct_bootstrap),
-                               f"Kafka broker metadata on {e.direct_bootstrap}"),
-                     "a corrupt log dir is fixed by `iotbench stack down --purge`.",
-                     after_ready=lambda: kafka.ensure_topic(e.direct_bootstrap, c.topic,
-                                                            c.partitions)),
+            *kafka_services(c.brokers, c.replication(), c.topic, c.partitions, self.home,
+                            self.cache, p, e),
             _Service("spark-master", lambda: spark.master_command(p),
                      HttpJson(f"{e.spark_master_ui}/json/",
                               lambda s: isinstance(s, dict) and s.get("status") == "ALIVE",
@@ -130,13 +142,8 @@ class NativeStack:
     def _bound_ports(self) -> dict[int, str]:
         p, c = self.ports, self.config
         ports = {
-            p.kafka_direct: "kafka", p.kafka_controller: "kafka",
-            p.kafka_producer_backend: "kafka", p.kafka_spark_backend: "kafka",
+            **kafka_bound_ports(c.brokers, p),
             p.mongo: "mongo", p.toxiproxy_api: "toxiproxy",
-            p.producer_kafka: "toxiproxy (link producer-kafka)",
-            p.spark_kafka: "toxiproxy (link spark-kafka)",
-            p.spark_mongo: "toxiproxy (link spark-mongo)",
-            p.dashboard_mongo: "toxiproxy (link dashboard-mongo)",
             p.spark_master: "spark-master", p.spark_master_ui: "spark-master",
         }
         for i in range(c.workers):
@@ -281,9 +288,15 @@ class NativeStack:
         return lines
 
     def _stop_records(self, records: list[ProcessRecord]) -> list[str]:
-        order = list(records)  # stopped in parallel: each waits on its own grace period
-        with ThreadPoolExecutor(max_workers=max(1, len(order))) as pool:
-            results = list(pool.map(process.stop, order))
+        # Stopped in parallel: each waits on its own grace period. Replicated brokers go
+        # first, while Toxiproxy still carries their controlled shutdown (without it they
+        # wait for each other until they are killed).
+        cluster = [r for r in records if r.name.startswith("kafka-")]
+        order = [*cluster, *(r for r in records if r not in cluster)]
+        results = []
+        for wave in (cluster, order[len(cluster):]):
+            with ThreadPoolExecutor(max_workers=max(1, len(wave))) as pool:
+                results += list(pool.map(process.stop, wave))
         lines = [f"{r.name:<16} pid {r.pid:<7} {res}"
                  for r, res in zip(order, results, strict=True)]
         leftovers = [r for r in order if r.alive()]
@@ -297,9 +310,7 @@ class NativeStack:
     def urls(self) -> dict[str, str]:
         e = self.endpoints
         urls = {
-            "kafka (producer-kafka link)": e.producer_bootstrap,
-            "kafka (spark-kafka link)": e.spark_bootstrap,
-            "kafka (direct)": e.direct_bootstrap,
+            **kafka_urls(self.config.brokers, e),
             "mongo (direct)": e.direct_mongo_uri,
             "mongo (spark-mongo link)": e.spark_mongo_uri,
             "mongo (dashboard-mongo link)": e.dashboard_mongo_uri,
