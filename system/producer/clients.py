@@ -198,9 +198,10 @@ class ConfluentClient:
             "bootstrap.servers": settings.bootstrap, "acks": str(settings.acks_value),
             "enable.idempotence": settings.idempotence, "linger.ms": settings.linger_ms,
             "batch.size": settings.batch_size,
-            # librdkafka ships lz4 itself, so "auto" means lz4 here.
-            "compression.type": ("lz4" if settings.compression == "auto"
-                                 else settings.compression or "none"),
+            # librdkafka ships lz4 itself, but "auto" keeps kafka-python's rule (lz4 only
+            # when the lz4 Python package imports): the topic's Python readers (kafka-python
+            # consumers) cannot decompress lz4 batches without that package.
+            "compression.type": _compression(settings) or "none",
             # librdkafka's name for the delivery timeout is message.timeout.ms.
             "delivery.timeout.ms": settings.delivery_timeout_ms,
             "request.timeout.ms": request_timeout,
