@@ -4,11 +4,13 @@ Right before the first fault fires, the runner asks whether the pipeline has set
 injected into a pipeline still starting up (or already falling behind) measures nothing about
 the fault, so such a run ends with status ``invalid-baseline``, applies no fault, and fails.
 
-Settled means, over the last ``window_s`` seconds of producing (or all of them, if fewer):
+Settled means, over the last ``window_s`` seconds of producing — stretched to cover
+``min_batches + 1`` trigger intervals — (or all of them, if fewer):
 
 - Spark committed at least ``min_batches`` micro-batches that read input;
-- consumer lag has no strong upward trend: least-squares slope ≤ ``slope_share`` of the rate
-  (loose on purpose — a 10 s window of a trigger's sawtooth is noisy; the report's
+- consumer lag has no strong upward trend: least-squares slope ≤ ``slope_share`` of the rate,
+  or ≤ rate × trigger / window when that is larger (loose on purpose: a trigger's lag
+  sawtooth of height rate × trigger tilts a short window's fit by up to that; the report's
   sustainability rule is the strict one);
 - lag is bounded: the newest total ≤ rate × (trigger interval + ``lag_slack_s``);
 - batches are short: the newest one took ≤ trigger interval + ``batch_slack_s``.
@@ -57,14 +59,15 @@ def check(rule: SteadyStateRule, *, now: float, produce_started_at: float, rate_
           trigger_s: float, lag_history: list[tuple[float, int]],
           progress_file: Path) -> dict[str, Any]:
     """The verdict, with every figure it used (for the journal)."""
-    since = max(produce_started_at, now - rule.window_s)
+    window_s = max(rule.window_s, (rule.min_batches + 1) * trigger_s)
+    since = max(produce_started_at, now - window_s)
     batches = _batches(progress_file, since)
     lag = [(ts, total) for ts, total in lag_history if ts >= since]
     slope = linear_slope([ts for ts, _ in lag], [total for _, total in lag]) if lag else None
     latest_lag = lag[-1][1] if lag else None
     last_batch_ms = ((batches[-1].get("durationMs") or {}).get("triggerExecution")
                      if batches else None)
-    slope_limit = max(1.0, rule.slope_share * rate_eps)
+    slope_limit = max(1.0, rule.slope_share * rate_eps, rate_eps * trigger_s / window_s)
     lag_limit = rate_eps * (trigger_s + rule.lag_slack_s)
     batch_limit_ms = (trigger_s + rule.batch_slack_s) * 1000
     why = []

@@ -67,28 +67,39 @@ def test_driver_kill_stores_twice_only_with_the_naive_sink(target: Target, tmp_p
 
 def test_fire_and_forget_losses_are_reported_lost_in_kafka(target: Target,
                                                           tmp_path: Path) -> None:
-    outcome = _run(target, tmp_path, duration_s=35,
-                   producer={"devices": 6, "rate_eps": 800, "acks": 0, "idempotence": False},
-                   faults=[{"at_s": 12, "duration_s": 12, "link": "producer-kafka",
-                            "toxic": "reset_peer", "attributes": {"timeout": 200}}])
+    # An upstream timeout toxic swallows what the producer writes and closes the connection
+    # after a second; with acks 0 the client has already counted those records as sent.
+    outcome = _run(target, tmp_path, duration_s=40,
+                   producer={"devices": 6, "rate_eps": 400, "acks": 0, "idempotence": False},
+                   faults=[{"at_s": 20, "duration_s": 10, "link": "producer-kafka",
+                            "toxic": "timeout", "stream": "upstream",
+                            "attributes": {"timeout": 1000}}])
     assert outcome.status == "completed", outcome
     integrity = outcome.results["integrity"]
     ledger = pd.read_parquet(outcome.run_dir / "ledger.parquet")
     topic = pd.read_parquet(outcome.run_dir / "topic.parquet")
     missing = set(ledger.loc[ledger.ack_ts.notna(), "event_id"]) - set(topic.event_id)
+    print(f"\nacks 0: acked {integrity['acked']}, on the topic {len(topic)}, "
+          f"lost_in_kafka {integrity['lost_in_kafka']}")
     # The checker's figure is the recount from the raw files, whatever the toxic did.
     assert integrity["lost_in_kafka"] == len(missing)
     if not missing:
-        pytest.skip(f"no record was in flight on a reset connection this time "
-                    f"(acked {integrity['acked']}, on the topic {len(topic)})")
+        pytest.skip(f"no record was swallowed this time (acked {integrity['acked']}, "
+                    f"on the topic {len(topic)})")
     assert set(integrity["examples"]["lost_in_kafka"]) <= missing
+    assert integrity["lost"] >= len(missing)
 
 
 def test_mongo_latency_lands_in_the_processing_to_stored_hop(target: Target,
                                                              tmp_path: Path) -> None:
-    outcome = _run(target, tmp_path, duration_s=40, faults=[{
-        "at_s": 18, "duration_s": 15, "link": "spark-mongo", "toxic": "latency",
-        "attributes": {"latency": 300}}])
+    # One partition and a 5 s trigger: even with every Mongo round trip 300 ms slower a batch
+    # ends before the next trigger, so records do not queue in Kafka — the toxic must show up
+    # in processing_to_stored only.
+    outcome = _run(target, tmp_path, duration_s=50, warmup_s=10,
+                   stack={"partitions": 1, "workers": 1, "trigger_ms": 5000},
+                   producer={"devices": 6, "rate_eps": 100},
+                   faults=[{"at_s": 24, "duration_s": 20, "link": "spark-mongo",
+                            "toxic": "latency", "attributes": {"latency": 300}}])
     assert outcome.status == "completed", outcome
     journal = json.loads((outcome.run_dir / "journal.json").read_text())
     (fault,) = journal["faults"]
@@ -99,15 +110,17 @@ def test_mongo_latency_lands_in_the_processing_to_stored_hop(target: Target,
     events["to_processing"] = events.processing_start_ts - events.kafka_ts
     inside = events[(events.processing_start_ts > fault["applied_at"] + 2)
                     & (events.processing_start_ts < fault["heal_started_at"] - 1)]
-    before = events[(events.scheduled_ts > journal["produce_started_at"] + 8)
+    # The two batches right before the fault (the first ones after start-up still drain
+    # what piled up while the job started, and would make the baseline look slow).
+    before = events[(events.processing_start_ts > fault["applied_at"] - 8)
                     & (events.processing_start_ts < fault["applied_at"])]
-    assert len(inside) > 300 and len(before) > 300
+    assert len(inside) > 300 and len(before) > 300, (len(inside), len(before))
     rise_stored = inside.to_stored.median() - before.to_stored.median()
     rise_processing = inside.to_processing.median() - before.to_processing.median()
     print(f"\nprocessing_to_stored +{rise_stored * 1000:.0f} ms, "
           f"append_to_processing +{rise_processing * 1000:.0f} ms")
     assert rise_stored >= 0.25
-    assert rise_processing < rise_stored / 2
+    assert rise_processing < 0.25
     assert (events.stored_ts >= events.processing_start_ts).all()
 
 
