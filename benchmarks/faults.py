@@ -61,6 +61,9 @@ class FaultInjector:
         """Asked right before the first fault; False = the baseline is not steady, so no
         fault is applied (see :mod:`benchmarks.steady_state`)."""
         self.skipped = False
+        self.await_mid_batch: Callable[[], float] | None = None
+        """For ``mid_batch`` kills: blocks until a micro-batch is half written; returns the
+        seconds waited."""
 
     # ------------------------------------------------------------------ scheduling
 
@@ -147,6 +150,8 @@ class FaultInjector:
             handle.pause(True)
             entry["heal"] = ("resume", f.process)
         elif f.action == "kill":
+            if getattr(f, "mid_batch", False) and self.await_mid_batch is not None:
+                entry["waited_for_mid_batch_s"] = round(self.await_mid_batch(), 3)
             handle.kill()
             entry["heal"] = ("start", f.process)
         else:

@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import steady_state, versions
-from benchmarks.collectors import LagSampler, ProducerProgress, ResourceSampler
+from benchmarks.collectors import (
+    LagSampler,
+    ProducerProgress,
+    ResourceSampler,
+    processed_offsets,
+)
 from benchmarks.events import RunEvents
 from benchmarks.faults import FaultInjector, ProcessHandle, stack_handles
 from benchmarks.journal import Journal
@@ -39,6 +44,7 @@ from benchmarks.topic_history import export_topic
 from benchmarks.visibility import VisibilityProbe
 from system.processor import store
 from system.processor.detectors import DETECTORS
+from system.processor.sink import SINK_WRITES
 from system.producer.ledger import LEDGER_FILE, merge_ledger
 from system.producer.producer import STARTED_FILE
 from system.stack import kafka
@@ -144,6 +150,7 @@ class Run:
             self.producer.kill, self.producer.pause, self.producer.stop, _no_restart)}
         self.injector = FaultInjector(s.fault_schedule(), t, handles, self.events, self.log)
         self.injector.gate = self._steady_before_chaos
+        self.injector.await_mid_batch = self._await_half_written_batch
         progress = ProgressLine(self.events, s.duration_s, enabled=self.show_progress)
         self.producer.start()
         self.samplers.append(ProducerProgress(self.producer.progress, self.events))
@@ -206,6 +213,30 @@ class Run:
         if not self.baseline["passed"]:
             self.log(f"invalid baseline: {self.baseline['why']}")
         return bool(self.baseline["passed"])
+
+    def _await_half_written_batch(self, timeout_s: float = 30.0) -> float:
+        """Wait until some partition slice past the last committed offsets is stored while
+        another partition's slice of that batch is not yet: the batch can commit only after
+        all its slices, so a kill now lands between a write and its commit."""
+        from pymongo import MongoClient
+
+        assert self.target is not None
+        started = time.monotonic()
+        progress = self.run_dir / "spark_progress.jsonl"
+        client = MongoClient(self.target.admin_mongo_uri, serverSelectionTimeoutMS=5000)
+        try:
+            writes = client[store.DATABASE][SINK_WRITES]
+            while time.monotonic() - started < timeout_s:
+                _, committed = processed_offsets(progress, self.topic)
+                uncommitted = {w["kafka_partition"] for w in writes.find(
+                    {}, {"kafka_partition": 1, "offset_from": 1})
+                    if w["offset_from"] >= committed.get(w["kafka_partition"], 0)}
+                if uncommitted and len(uncommitted) < self.scenario.stack.partitions:
+                    break
+                time.sleep(0.05)
+        finally:
+            client.close()
+        return time.monotonic() - started
 
     def _drained(self) -> bool:
         return bool(self.lag and self.lag.latest_total == 0 and self.processor

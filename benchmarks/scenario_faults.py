@@ -245,6 +245,11 @@ class ProcessFault(FaultTiming):
         description="The fault's window (shaded in reports). Required for pause; for kill "
         "and restart it defaults to restart_after_s.",
     )
+    mid_batch: bool = Field(
+        False, description="spark-driver kill only: wait (up to 30 s) until a micro-batch has "
+        "written part of its rows and not committed them, then kill — so the restarted "
+        "driver really replays a half-written batch.",
+    )
     restart_after_s: float | None = Field(
         None,
         ge=0,
@@ -269,6 +274,8 @@ class ProcessFault(FaultTiming):
                 f"restart_after_s ({self.restart_after_s:g}) must not exceed "
                 f"duration_s ({self.duration_s:g}): the restart happens inside the window"
             )
+        if self.mid_batch and (self.process, self.action) != ("spark-driver", "kill"):
+            raise ValueError("mid_batch is for process: spark-driver with action: kill")
         if self.process == "producer" and (self.action == "restart"
                                            or self.restart_after_s is not None):
             raise ValueError("the producer can be killed or paused, not restarted: a second "

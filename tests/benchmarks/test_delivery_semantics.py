@@ -34,13 +34,13 @@ def _run(target: Target, tmp_path: Path, **overrides: Any):
 
 
 DRIVER_KILL = [
-    # Slow Mongo writes keep a micro-batch in flight nearly all the time (trigger 0: batches
-    # back to back), so the kill lands after some of the batch was written and before Spark
-    # committed it: the restarted driver replays it.
-    {"at_s": 12, "duration_s": 10, "link": "spark-mongo", "toxic": "latency",
+    # Slow Mongo writes stretch each partition's slice; mid_batch waits until one slice of a
+    # batch is stored and another is not, so the kill lands between a write and its commit
+    # and the restarted driver replays the half-written batch.
+    {"at_s": 12, "duration_s": 12, "link": "spark-mongo", "toxic": "latency",
      "attributes": {"latency": 200}},
-    {"at_s": 16, "process": "spark-driver", "action": "kill", "restart_after_s": 2,
-     "duration_s": 8},
+    {"at_s": 16, "process": "spark-driver", "action": "kill", "mid_batch": True,
+     "restart_after_s": 2, "duration_s": 8},
 ]
 
 
@@ -53,6 +53,8 @@ def test_driver_kill_stores_twice_only_with_the_naive_sink(target: Target, tmp_p
     assert outcome.status == "completed", outcome
     integrity = outcome.results["integrity"]
     assert integrity["lost"] == 0
+    kill = json.loads((outcome.run_dir / "journal.json").read_text())["faults"][1]
+    assert kill["waited_for_mid_batch_s"] < 30, "no half-written batch was caught"
     stored = pd.read_parquet(outcome.run_dir / "stored.parquet")
     copies = stored.event_id.value_counts()
     if mode == "append":
