@@ -37,9 +37,9 @@ DRIVER_KILL = [
     # Slow Mongo writes stretch each partition's slice; mid_batch waits until one slice of a
     # batch is stored and another is not, so the kill lands between a write and its commit
     # and the restarted driver replays the half-written batch.
-    {"at_s": 12, "duration_s": 12, "link": "spark-mongo", "toxic": "latency",
+    {"at_s": 20, "duration_s": 12, "link": "spark-mongo", "toxic": "latency",
      "attributes": {"latency": 200}},
-    {"at_s": 16, "process": "spark-driver", "action": "kill", "mid_batch": True,
+    {"at_s": 24, "process": "spark-driver", "action": "kill", "mid_batch": True,
      "restart_after_s": 2, "duration_s": 8},
 ]
 
@@ -47,7 +47,7 @@ DRIVER_KILL = [
 @pytest.mark.parametrize("mode", ["append", "idempotent"])
 def test_driver_kill_stores_twice_only_with_the_naive_sink(target: Target, tmp_path: Path,
                                                            mode: str) -> None:
-    outcome = _run(target, tmp_path, faults=DRIVER_KILL,
+    outcome = _run(target, tmp_path, duration_s=40, faults=DRIVER_KILL,
                    stack={"partitions": 2, "workers": 1, "trigger_ms": 0,
                           "sink": {"mode": mode}})
     assert outcome.status == "completed", outcome
