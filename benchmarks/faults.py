@@ -24,8 +24,11 @@ class ProcessHandle:
     """What the injector can do to one process: kill -9, pause/resume, stop, start."""
 
     def __init__(self, kill: Callable[[], None], pause: Callable[[bool], None],
-                 stop: Callable[[], Any], start: Callable[[], Any]) -> None:
+                 stop: Callable[[], Any], start: Callable[[], Any],
+                 forget_state: Callable[[], Any] | None = None) -> None:
         self.kill, self.pause, self.stop, self.start = kill, pause, stop, start
+        self.forget_state = forget_state
+        """Delete what the process resumes from (the Spark driver's checkpoint), if any."""
 
 
 def stack_handles(target: Target) -> dict[str, ProcessHandle]:
@@ -157,6 +160,10 @@ class FaultInjector:
         else:
             entry["stopped"] = handle.stop()
             entry["heal"] = ("start", f.process)
+        if getattr(f, "lose_checkpoint", False):
+            if handle.forget_state is None:
+                raise RuntimeError(f"{f.process!r} has no checkpoint to lose")
+            entry["checkpoint_lost"] = handle.forget_state()
 
     def heal(self, index: int) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,6 +125,14 @@ class ProcessorProcess(Child):
         if self.spark_ui:
             self._await_app_gone()
         return ended
+
+    def lose_checkpoint(self, starting_offsets: str) -> str:
+        """Delete the query's checkpoint (offsets, commits, state); returns what was deleted.
+        The next start begins a new query at ``starting_offsets``."""
+        path = Path(self.args[self.args.index("--checkpoint") + 1])
+        shutil.rmtree(path, ignore_errors=True)
+        self.args[self.args.index("--starting-offsets") + 1] = starting_offsets
+        return str(path)
 
     def _await_app_gone(self, timeout_s: float = 30) -> None:
         """Executors of a stopped driver may still finish a task's writes: wait until the

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,8 @@ class Run:
         self.producer = ProducerProcess(self.run_dir, self._producer_args())
         handles = {**stack_handles(t), "spark-driver": ProcessHandle(
             self.processor.kill, self.processor.pause, self.processor.stop,
-            self.processor.start), "producer": ProcessHandle(
+            self.processor.start, partial(self.processor.lose_checkpoint,
+                                          s.stack.starting_offsets)), "producer": ProcessHandle(
             self.producer.kill, self.producer.pause, self.producer.stop, _no_restart)}
         self.injector = FaultInjector(s.fault_schedule(), t, handles, self.events, self.log)
         self.injector.gate = self._steady_before_chaos
@@ -251,7 +253,8 @@ class Run:
                 "target": self.target.describe() if self.target else {},
                 "partitions": s.stack.partitions, "workers": s.stack.workers,
                 "worker_cores": s.stack.worker_cores, "trigger_ms": s.stack.trigger_ms,
-                "sink_mode": s.stack.sink.mode, "acks": s.producer.acks,
+                "sink_mode": s.stack.sink.mode,
+                "starting_offsets": s.stack.starting_offsets, "acks": s.producer.acks,
                 "idempotence": s.producer.idempotence}
 
     def _processor_args(self) -> list[str]:
@@ -264,6 +267,10 @@ class Run:
                 "--detector", s.primary_detector, "--threshold", str(s.threshold),
                 "--sink-mode", s.sink.mode,
                 "--trigger-ms", str(s.trigger_ms),
+                # The run's topic is new: its first query reads it all. starting_offsets is
+                # where a query restarted without its checkpoint begins (lose_checkpoint);
+                # "latest" at the first start would skip events sent before its first batch.
+                "--starting-offsets", "earliest",
                 "--shuffle-partitions", str(s.effective_shuffle_partitions),
                 "--cores-max", str(s.workers * s.worker_cores)]
         if s.max_offsets_per_trigger:

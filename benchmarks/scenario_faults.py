@@ -250,6 +250,11 @@ class ProcessFault(FaultTiming):
         "written part of its rows and not committed them, then kill — so the restarted "
         "driver really replays a half-written batch.",
     )
+    lose_checkpoint: bool = Field(
+        False, description="spark-driver kill/restart only: delete the query's checkpoint "
+        "before it starts again, as when a driver is rescheduled on a host without its "
+        "checkpoint volume; the new query starts at stack.starting_offsets.",
+    )
     restart_after_s: float | None = Field(
         None,
         ge=0,
@@ -276,6 +281,9 @@ class ProcessFault(FaultTiming):
             )
         if self.mid_batch and (self.process, self.action) != ("spark-driver", "kill"):
             raise ValueError("mid_batch is for process: spark-driver with action: kill")
+        if self.lose_checkpoint and (self.process != "spark-driver" or self.action == "pause"):
+            raise ValueError("lose_checkpoint is for process: spark-driver with action: kill "
+                             "or restart")
         if self.process == "producer" and (self.action == "restart"
                                            or self.restart_after_s is not None):
             raise ValueError("the producer can be killed or paused, not restarted: a second "

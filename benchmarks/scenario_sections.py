@@ -127,6 +127,12 @@ class Stack(Strict):
     trigger_ms: int = Field(
         1000, ge=0, description="Micro-batch trigger interval in ms; 0 = as fast as possible."
     )
+    starting_offsets: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a query restarted without its checkpoint (a fault "
+        "with lose_checkpoint) starts reading the topic (Spark startingOffsets); latest skips "
+        "whatever arrived while no query ran. The first query always reads the run's new "
+        "topic from its start.",
+    )
     max_offsets_per_trigger: int | None = Field(
         None, ge=1, description="Cap on records per micro-batch (Spark maxOffsetsPerTrigger)."
     )
