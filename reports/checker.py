@@ -10,8 +10,9 @@ reports each anomaly class on its own, as a count and up to :data:`EXAMPLES` exa
 - ``kafka_duplicates``   one event id at two or more topic offsets (producer retries)
 - ``lost_in_pipeline``   on the topic, neither stored nor dead-lettered, and not ``undrained``
 - ``replayed_writes``    writes of a Kafka (partition, offset) beyond its first: every
-                         ``replays`` row (stored or dead-letter collection) plus every extra
-                         stored document with the same coordinates
+                         ``replays`` row (stored or dead-letter collection) whose record is
+                         the one delivered, plus every extra stored document with the same
+                         coordinates (a refused Kafka duplicate is a ``kafka_duplicates``)
 - ``storage_duplicates`` event ids with more than one stored document
 - ``reordered``          a device's ``seq`` going backwards within a partition, in Kafka offset
                          order or in storage order (``stored_ts``, then ``kafka_offset``); only
@@ -130,6 +131,11 @@ def check_history(history: History) -> dict[str, Any]:
     replays = history.replays if history.replays is not None else pd.DataFrame()
     stored_coords = _coordinates(stored, "kafka_partition", "kafka_offset")
     extra_stored = stored.loc[stored_coords[stored_coords.duplicated(keep="first")].index]
+    # A replays row is a write refused because its event id was already there: a replay
+    # when its Kafka record is the one already delivered, or a Kafka duplicate (another
+    # offset, counted as kafka_duplicates) that the idempotent sink absorbed.
+    replay_coords = _coordinates(replays, "kafka_partition", "kafka_offset")
+    replays = replays.loc[replay_coords[replay_coords.isin(delivered_coords)].index]
     replay_ids = set(replays["event_id"].dropna()) if len(replays) else set()
     replayed_count = int(len(replays) + len(extra_stored))
     extra["replayed_events"] = len(replay_ids | set(extra_stored["event_id"].dropna()))

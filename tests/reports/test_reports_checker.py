@@ -136,3 +136,22 @@ def test_examples_are_capped_at_20_but_the_count_is_whole() -> None:
     figures = check_history(history)
     assert figures["lost_in_kafka"] == 30
     assert figures["examples"]["lost_in_kafka"] == sorted(lost)[:20]
+
+
+def test_a_kafka_duplicate_the_idempotent_sink_refused_is_not_a_replayed_write() -> None:
+    # The producer retried one event (a second offset); the idempotent sink stored it once
+    # and noted the refused second record in `replays` with that record's coordinates.
+    history = clean_history()
+    topic = history.topic
+    assert topic is not None
+    retried = topic.iloc[[400]].copy()
+    retried["offset"] = int(topic[topic["partition"] == retried["partition"].iloc[0]]
+                            ["offset"].max()) + 1
+    history.topic = pd.concat([topic, retried], ignore_index=True)
+    history.replays = pd.DataFrame({
+        "event_id": retried["event_id"].to_numpy(), "kafka_partition": retried["partition"],
+        "kafka_offset": retried["offset"], "collection": ["processed_data"],
+        "at_ts": retried["kafka_ts"]})
+    figures = check_history(history)
+    assert figures["kafka_duplicates"] == 1
+    assert figures["replayed_writes"] == 0 and figures["storage_duplicates"] == 0
