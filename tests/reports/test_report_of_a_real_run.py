@@ -30,10 +30,12 @@ CHROMIUM = shutil.which("chromium")
 def real_run(stack: NativeStack, tmp_path_factory: pytest.TempPathFactory) -> RunOutcome:
     stack.links.reset()
     scenario = parse_scenario({
-        "name": "report-check", "seed": 3, "duration_s": 25, "warmup_s": 5,
+        # The fault comes after a fresh Spark app's 20-35 s of first micro-batches, so the
+        # steady-state gate sees a settled baseline.
+        "name": "report-check", "seed": 3, "duration_s": 55, "warmup_s": 35,
         "drain_timeout_s": 60, "stack": {"partitions": 2, "trigger_ms": 500},
         "producer": {"devices": 6, "rate_eps": 80},
-        "faults": [{"at_s": 10, "duration_s": 5, "link": "spark-mongo", "toxic": "latency",
+        "faults": [{"at_s": 40, "duration_s": 5, "link": "spark-mongo", "toxic": "latency",
                     "attributes": {"latency": 200}}],
         "slo": [{"metric": "integrity.lost", "op": "==", "threshold": 0},
                 # Impossible on purpose: the run must then exit non-zero.
