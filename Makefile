@@ -37,7 +37,7 @@ test-deps:
 	fi
 
 test: setup test-deps
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 clean:
 	-$(VENV)/bin/iotbench stack down

@@ -49,6 +49,7 @@ DRIVER_KILL = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["append", "idempotent"])
 def test_driver_kill_stores_twice_only_with_the_naive_sink(target: Target, tmp_path: Path,
                                                            mode: str) -> None:
@@ -74,6 +75,7 @@ def test_driver_kill_stores_twice_only_with_the_naive_sink(target: Target, tmp_p
           f"replayed_writes={integrity['replayed_writes']}")
 
 
+@pytest.mark.slow
 def test_fire_and_forget_losses_are_reported_lost_in_kafka(target: Target,
                                                           tmp_path: Path) -> None:
     # An upstream timeout toxic swallows what the producer writes and closes the connection
@@ -99,6 +101,7 @@ def test_fire_and_forget_losses_are_reported_lost_in_kafka(target: Target,
     assert integrity["lost"] >= len(missing)
 
 
+@pytest.mark.slow
 def test_mongo_latency_lands_in_the_processing_to_stored_hop(target: Target,
                                                              tmp_path: Path) -> None:
     # One partition and a 5 s trigger: even with every Mongo round trip 300 ms slower a batch

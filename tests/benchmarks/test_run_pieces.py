@@ -99,6 +99,25 @@ def test_steady_state_needs_batches_and_flat_lag(tmp_path: Path) -> None:
     assert not starting["passed"] and "micro-batch" in starting["why"]
 
 
+def test_steady_state_lag_bound_is_what_batches_within_the_batch_limit_leave(
+        tmp_path: Path) -> None:
+    rule = steady_state.SteadyStateRule()
+    now = time.time()
+    progress = tmp_path / "progress.jsonl"
+    # Batches of 4 s keep up at 100 events/s: lag saws between ~400 and ~800.
+    _progress(progress, [(now - 12 + 4 * i, 400, 4000) for i in range(4)])
+
+    def check(lag: list[tuple[float, int]]) -> dict:
+        return steady_state.check(rule, now=now, produce_started_at=now - 60, rate_eps=100,
+                                  trigger_s=0.0, lag_history=lag, progress_file=progress)
+
+    sawtooth = [(now - 10 + i * 0.5, 400 + (i % 8) * 50) for i in range(20)]
+    assert check(sawtooth)["passed"], check(sawtooth)["why"]
+    backlog = [(now - 10 + i * 0.5, 2_000 + (i % 8) * 50) for i in range(20)]
+    verdict = check(backlog)
+    assert not verdict["passed"] and "> 1,000" in verdict["why"]  # 2 × 100 events/s × 5 s
+
+
 def test_stored_time_comes_from_the_acknowledged_write() -> None:
     def at(s: float) -> datetime:
         return datetime.fromtimestamp(s, tz=timezone.utc)

@@ -53,6 +53,7 @@ def _events(run_dir: Path) -> pd.DataFrame:
     return events
 
 
+@pytest.mark.slow
 def test_latency_toxic_is_journaled_and_delays_storage(target: Target, tmp_path: Path) -> None:
     scenario = _scenario(duration_s=SETTLE_S + 35, faults=[{
         "at_s": SETTLE_S + 15, "duration_s": 10, "link": "spark-kafka", "toxic": "latency",
@@ -76,6 +77,7 @@ def test_latency_toxic_is_journaled_and_delays_storage(target: Target, tmp_path:
     assert outcome.results["integrity"]["lost"] == 0
 
 
+@pytest.mark.slow
 def test_killed_driver_loses_and_duplicates_nothing(target: Target, tmp_path: Path) -> None:
     scenario = _scenario(duration_s=SETTLE_S + 40, faults=[
         {"at_s": SETTLE_S + 12, "process": "spark-driver", "action": "kill", "restart_after_s": 2,

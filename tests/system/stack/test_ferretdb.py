@@ -206,16 +206,20 @@ def test_scope_of_the_update_hang(backend: str) -> None:
     if backend == "mongod":
         pytest.skip("mongod has no such hang")
     with serve(backend) as uri:
+        # A hang waits forever; 15 s tells it from a bulk that is merely slow on a loaded
+        # machine (then FerretDB finishes it after our timeout and frees its connections).
+        hanging: MongoClient = MongoClient(uri, socketTimeoutMS=15_000)
         client: MongoClient = MongoClient(uri, socketTimeoutMS=3_000)
         try:
             client.other.events.insert_one({"_id": "x"})
             client.wedged.events.insert_many([{"_id": f"e{i}"} for i in range(100)])
             with pytest.raises(NetworkTimeout):
-                client.wedged.events.bulk_write(
+                hanging.wedged.events.bulk_write(
                     [UpdateOne({"_id": f"e{i}"}, {"$set": {"seen": True}}) for i in range(100)])
             still_answers = _answers(lambda: client.other.events.update_one(
                 {"_id": "x"}, {"$set": {"seen": True}}).matched_count == 1)
         finally:
+            hanging.close()
             client.close()
     # SQLite keeps a pool per database file; FerretDB's PostgreSQL pool serves all of them.
     assert still_answers == (backend == "sqlite")
