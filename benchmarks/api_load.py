@@ -31,6 +31,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from system.processor import views
+from system.store_contract import DATABASE, DEVICE_STATS, PROCESSED, RECENT
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BASE_TIME = datetime(2025, 10, 16, 0, 0, 0, tzinfo=timezone.utc)
@@ -79,7 +80,7 @@ class ContractWriter:
         self.recent_anomalies: dict[str, deque[dict[str, Any]]] = {}
 
     def add(self, events: list[dict[str, Any]]) -> None:
-        self.db.processed_data.insert_many(events, ordered=False)
+        self.db[PROCESSED].insert_many(events, ordered=False)
         views.add_device_stats(self.stats, events)
         for e in events:
             self.recent.setdefault(e["device_id"], deque(maxlen=views.RECENT_PER_DEVICE)
@@ -90,10 +91,10 @@ class ContractWriter:
 
     def finish(self) -> None:
         """Write the two small views (replacing any earlier ones)."""
-        self.db.device_stats.delete_many({})
-        self.db.device_stats.insert_many(list(self.stats.values()))
-        self.db.recent_events.delete_many({})
-        self.db.recent_events.insert_many(views.documents_for([
+        self.db[DEVICE_STATS].delete_many({})
+        self.db[DEVICE_STATS].insert_many(list(self.stats.values()))
+        self.db[RECENT].delete_many({})
+        self.db[RECENT].insert_many(views.documents_for([
             e for device, events in self.recent.items()
             for e in (*events, *self.recent_anomalies.get(device, []))]))
 
@@ -103,7 +104,7 @@ def seed(mongo_uri: str, count: int, seed_value: int = 20251016, batch: int = BA
     """Store ``count`` events; returns timing figures."""
     rng = random.Random(seed_value)
     with MongoClient(mongo_uri, tz_aware=True) as client:
-        writer = ContractWriter(client["iot_db"])
+        writer = ContractWriter(client[DATABASE])
         started = time.monotonic()
         done = 0
         pending: list[dict[str, Any]] = []

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from system.config import Endpoints
+from system.store_contract import PROCESSED
 
 Row = namedtuple("Row", "value partition offset timestamp")
 BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -114,7 +115,7 @@ def spark_ceiling(endpoints: Endpoints, work: Path, *, events: int = 100_000,
     add_ms = sum(p["durationMs"].get("addBatch", 0) for p in lines)
     client = MongoClient(endpoints.direct_mongo_uri)
     try:
-        stored = client[database].processed_data.estimated_document_count()
+        stored = client[database][PROCESSED].estimated_document_count()
         client.drop_database(database)
     finally:
         client.close()

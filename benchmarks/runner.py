@@ -45,11 +45,11 @@ from benchmarks.topic_history import export_topic
 from benchmarks.visibility import VisibilityProbe
 from system.processor import store
 from system.processor.detectors import DETECTORS
-from system.processor.sink import SINK_WRITES
 from system.producer.ledger import LEDGER_FILE, merge_ledger
 from system.producer.producer import STARTED_FILE
 from system.stack import kafka
 from system.stack.process import log_tail
+from system.store_contract import DATABASE, SINK_WRITES
 
 Log = Callable[[str], None]
 
@@ -227,7 +227,7 @@ class Run:
         progress = self.run_dir / "spark_progress.jsonl"
         client = MongoClient(self.target.admin_mongo_uri, serverSelectionTimeoutMS=5000)
         try:
-            writes = client[store.DATABASE][SINK_WRITES]
+            writes = client[DATABASE][SINK_WRITES]
             while time.monotonic() - started < timeout_s:
                 _, committed = processed_offsets(progress, self.topic)
                 uncommitted = {w["kafka_partition"] for w in writes.find(

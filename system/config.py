@@ -98,9 +98,6 @@ LINKS = ("producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo")
 """The four proxied links; each is one Toxiproxy proxy named exactly so."""
 
 TOPIC = "iot-data"
-DATABASE = "iot_db"
-COLLECTION = "processed_data"
-DEAD_LETTER_COLLECTION = "dead_letter"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from system.config import COLLECTION, DATABASE, Endpoints
+from system.config import Endpoints
+from system.store_contract import DATABASE, PROCESSED
 
 MONGO_URI_ENV = "IOTBENCH_BRIDGE_MONGO_URI"
 
@@ -62,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
 
     client = MongoClient(mongo_uri, serverSelectionTimeoutMS=10_000, tz_aware=True,
                          appname="iotbench-bridge")
-    bridge = Bridge(client[args.mongo_database][COLLECTION], influx, overlap_s=args.overlap_s,
+    bridge = Bridge(client[args.mongo_database][PROCESSED], influx, overlap_s=args.overlap_s,
                     chunk=args.chunk)
     target = (f"{args.influx_url} bucket {args.bucket}" if influx.api == "v2"
               else f"{args.influx_url} database {args.database}")
-    print(f"bridge: {args.mongo_database}.{COLLECTION} → {target} (InfluxDB {influx.api} API)",
+    print(f"bridge: {args.mongo_database}.{PROCESSED} → {target} (InfluxDB {influx.api} API)",
           flush=True)
     done = 0
     try:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from system.config import cache_dir
+from system.store_contract import DATABASE
 
 from . import api, db, health, openapi, pages
 from .assets import assets_dir
@@ -22,7 +23,7 @@ DEFAULT_MONGO_URI = "mongodb://127.0.0.1:27019/?directConnection=true"
 def default_config() -> dict[str, Any]:
     return {
         "MONGO_URI": os.environ.get(MONGO_URI_ENV) or DEFAULT_MONGO_URI,
-        "MONGO_DB": "iot_db",
+        "MONGO_DB": DATABASE,
         "MONGO_TIMEOUT_MS": 2000,
         "MONGO_SOCKET_TIMEOUT_MS": 5000,
         "STATS_CACHE_SECONDS": 1.0,

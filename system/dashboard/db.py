@@ -12,24 +12,14 @@ import logging
 import threading
 
 from flask import Flask, current_app, g
-from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo import MongoClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
+from system.store_contract import INDEXES
+
 EXTENSION_KEY = "iotbench_mongo"
 INDEX_THREAD_KEY = "iotbench_index_thread"
-
-PROCESSED = "processed_data"
-DEVICE_STATS = "device_stats"
-DEAD_LETTER = "dead_letter"
-RECENT = "recent_events"
-
-PROCESSED_INDEXES: tuple[list[tuple[str, int]], ...] = (
-    [("event_time", DESCENDING)],
-    [("device_id", ASCENDING), ("event_time", DESCENDING)],
-    [("is_anomaly", ASCENDING), ("event_time", DESCENDING)],
-)
-"""The processor creates the same ones; recent-N queries (sort by event_time, limit) use them."""
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +51,9 @@ def close_db(_exc: BaseException | None = None) -> None:
 
 
 def ensure_indexes(db: Database) -> list[str]:
-    """Create the processed_data indexes (idempotent: same keys, same default names)."""
-    return [db[PROCESSED].create_index(keys) for keys in PROCESSED_INDEXES]
+    """Create the store contract's indexes (idempotent: same keys, same default names)."""
+    return [db[collection].create_index(keys)
+            for collection, indexes in INDEXES.items() for keys in indexes]
 
 
 def _ensure_indexes_quietly(client: MongoClient, db_name: str) -> None:

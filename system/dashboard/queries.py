@@ -15,8 +15,8 @@ from typing import Any
 from pymongo.database import Database
 
 from system.processor import views
+from system.store_contract import DEAD_LETTER, DEVICE_STATS, PROCESSED, RECENT
 
-from .db import DEAD_LETTER, DEVICE_STATS, PROCESSED, RECENT
 from .serialize import iso_utc, to_json
 
 THERMOSTAT = "thermostat"

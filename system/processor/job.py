@@ -22,9 +22,10 @@ import threading
 from functools import partial
 from pathlib import Path
 
-from system.config import COLLECTION, DATABASE, TOPIC, Endpoints
+from system.config import TOPIC, Endpoints
 from system.processor import detectors
 from system.processor.sink import MODES, SinkConfig, warm_up, write_partition
+from system.store_contract import DATABASE, PROCESSED
 from system.processor.store import ensure_indexes
 
 
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     writer = (writer.trigger(availableNow=True) if args.available_now
               else writer.trigger(processingTime=f"{args.trigger_ms} milliseconds"))
     query = writer.start()
-    print(f"processor: query {query.id} started; writing {args.database}.{COLLECTION}",
+    print(f"processor: query {query.id} started; writing {args.database}.{PROCESSED}",
           flush=True)
 
     stop = threading.Event()

@@ -38,11 +38,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from system.processor import detectors, schema, views
+from system.store_contract import (DATABASE, DEAD_LETTER, DETECTOR_STATE, DEVICE_STATS, PROCESSED,
+                                   REPLAYS, SINK_WRITES)
 
-COLLECTION = "processed_data"
-DEAD_LETTER = "dead_letter"
-REPLAYS = "replays"
-SINK_WRITES = "sink_writes"
 DUPLICATE_KEY = 11000
 MODES = ("idempotent", "append")
 
@@ -52,7 +50,7 @@ _clients: dict[str, Any] = {}
 @dataclass(frozen=True)
 class SinkConfig:
     mongo_uri: str
-    database: str = "iot_db"
+    database: str = DATABASE
     primary_detector: str = "threshold"
     threshold_c: float = detectors.THRESHOLD_C
     topic: str = "iot-data"
@@ -134,7 +132,7 @@ def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
     returns the stateful detectors' updated per-device states, saved after the events."""
     thermostats = sorted({e["device_id"] for e in events if e["device_type"] == "thermostat"})
     states = {d["_id"]: detectors.DeviceState.from_dict(d) for d in
-              db["detector_state"].find({"_id": {"$in": thermostats}})} if thermostats else {}
+              db[DETECTOR_STATE].find({"_id": {"$in": thermostats}})} if thermostats else {}
     every_detector = detectors.Detectors(threshold_c=config.threshold_c)
     for event in events:
         state = (states.setdefault(event["device_id"], detectors.DeviceState())
@@ -163,17 +161,17 @@ def _insert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
 
     docs = [{"_id": e["event_id"], **e} for e in events]
     try:
-        db[COLLECTION].insert_many(docs, ordered=False)
+        db[PROCESSED].insert_many(docs, ordered=False)
         return {e["event_id"] for e in events}
     except BulkWriteError as exc:
         replayed = _duplicates(exc, docs)
-    _note_replays(db, COLLECTION, replayed)
+    _note_replays(db, PROCESSED, replayed)
     return {e["event_id"] for e in events} - {d["event_id"] for d in replayed}
 
 
 def _append_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
     """The seed's naive write: every record becomes a new document (no idempotent key)."""
-    db[COLLECTION].insert_many([dict(e) for e in events], ordered=False)
+    db[PROCESSED].insert_many([dict(e) for e in events], ordered=False)
     return {e["event_id"] for e in events}
 
 
@@ -205,7 +203,7 @@ def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]
     from pymongo import UpdateOne
 
     devices = sorted({e["device_id"] for e in events})
-    current = {d["_id"]: d for d in db["device_stats"].find({"_id": {"$in": devices}})}
+    current = {d["_id"]: d for d in db[DEVICE_STATS].find({"_id": {"$in": devices}})}
 
     def watermark(e: dict[str, Any]) -> int:
         applied = current.get(e["device_id"], {}).get("applied", {})
@@ -213,7 +211,7 @@ def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]
 
     fresh = [e for e in events if e["kafka_offset"] > watermark(e)]
     earlier = [e["event_id"] for e in fresh if e["event_id"] not in inserted]
-    stored = {d["_id"]: d for d in db[COLLECTION].find(
+    stored = {d["_id"]: d for d in db[PROCESSED].find(
         {"_id": {"$in": earlier}}, {"kafka_partition": 1, "kafka_offset": 1, "is_anomaly": 1,
                                     "temperature_celsius": 1, "event_time": 1})} if earlier else {}
     stats: dict[tuple[str, int], dict[str, Any]] = defaultdict(lambda: {
@@ -251,13 +249,13 @@ def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]
             ops.append(UpdateOne({"_id": device, key: seen if seen is not None
                                   else {"$exists": False}}, update))
     if ops:
-        views.write_in_chunks(db["device_stats"], ops)
+        views.write_in_chunks(db[DEVICE_STATS], ops)
 
 
 def _save_states(db: Any, states: dict[str, detectors.DeviceState]) -> None:
     from pymongo import ReplaceOne
 
-    views.write_in_chunks(db["detector_state"], [
+    views.write_in_chunks(db[DETECTOR_STATE], [
         ReplaceOne({"_id": device}, {"_id": device, **state.to_dict()}, upsert=True)
         for device, state in states.items()])
 

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from system.config import COLLECTION, DATABASE, DEAD_LETTER_COLLECTION
 from system.processor.detectors import DETECTORS
-
-COLLECTIONS = (COLLECTION, DEAD_LETTER_COLLECTION, "device_stats", "detector_state",
-               "recent_events", "replays", "sink_writes")
-
-INDEXES = {
-    # What the dashboard sorts and filters by, so its queries stay fast at millions of rows.
-    COLLECTION: [[("event_time", -1)], [("device_id", 1), ("event_time", -1)],
-                 [("is_anomaly", 1), ("event_time", -1)]],
-    DEAD_LETTER_COLLECTION: [[("stored_at", -1)]],
-}
+from system.store_contract import (COLLECTIONS, DATABASE, DEAD_LETTER, INDEXES, PROCESSED,
+                                   REPLAYS, SINK_WRITES)
 
 
 def _client(uri: str):
@@ -68,22 +59,22 @@ def export(uri: str, out_dir: Path, database: str = DATABASE) -> dict[str, int]:
         def frame(collection: str, fields: list[str]) -> pd.DataFrame:
             projection = {f: 1 for f in fields} | ({} if "_id" in fields else {"_id": 0})
             detectors = [f"is_anomaly_{name}" for name in DETECTORS]
-            if collection == COLLECTION:
+            if collection == PROCESSED:
                 projection |= {d: 1 for d in detectors}
                 fields = [*fields, *detectors]
             return pd.DataFrame(list(db[collection].find({}, projection)), columns=fields)
 
-        stored = frame(COLLECTION, STORED_FIELDS)
-        writes = frame("sink_writes", WRITE_FIELDS)
+        stored = frame(PROCESSED, STORED_FIELDS)
+        writes = frame(SINK_WRITES, WRITE_FIELDS)
         stored["kafka_ts"] = _epoch(stored["kafka_ts"])
         stored["processing_start_ts"] = _epoch(stored.pop("processing_start"))
         stored["stored_ts"] = acknowledged_times(stored, writes)
         stored.to_parquet(out_dir / "stored.parquet", index=False)
-        dead = frame(DEAD_LETTER_COLLECTION, DEAD_FIELDS)
+        dead = frame(DEAD_LETTER, DEAD_FIELDS)
         dead["kafka_ts"] = _epoch(dead["kafka_ts"])
         dead["stored_ts"] = _epoch(dead.pop("stored_at"))
         dead.to_parquet(out_dir / "dead_letter.parquet", index=False)
-        replays = frame("replays", REPLAY_FIELDS)
+        replays = frame(REPLAYS, REPLAY_FIELDS)
         replays["at_ts"] = _epoch(replays.pop("at"))
         replays.to_parquet(out_dir / "replays.parquet", index=False)
     finally:

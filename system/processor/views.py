@@ -20,7 +20,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-COLLECTION = "recent_events"
+from system.store_contract import RECENT
+
 RECENT_PER_DEVICE = 100
 ANOMALIES_PER_DEVICE = 50
 
@@ -85,8 +86,8 @@ def update(db: Any, events: list[dict[str, Any]], keep: int = RECENT_PER_DEVICE)
     from pymongo import ReplaceOne
 
     grouped = _by_partition_and_device(events)
-    existing = {d["_id"]: d for d in db[COLLECTION].find({"_id": {"$in": list(grouped)}})}
-    write_in_chunks(db[COLLECTION], [
+    existing = {d["_id"]: d for d in db[RECENT].find({"_id": {"$in": list(grouped)}})}
+    write_in_chunks(db[RECENT], [
         ReplaceOne({"_id": doc_id}, _document(doc_id, existing.get(doc_id), by_device, keep),
                    upsert=True)
         for doc_id, by_device in grouped.items()])

@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from system.config import DATABASE, Endpoints
+from system.config import Endpoints
+from system.store_contract import DATABASE
 from system.stack import spark
 from system.stack.links import Links
 

@@ -16,7 +16,7 @@ import pytest
 from pymongo import MongoClient
 
 from benchmarks.visibility import VisibilityProbe, is_sampled
-from system.config import DATABASE
+from system.store_contract import DATABASE
 from system.stack.native import NativeStack
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system" / "processor"))

@@ -15,7 +15,7 @@ import processor_support as ps
 import pyarrow.parquet as pq
 from pymongo import MongoClient
 
-from system.config import DATABASE
+from system.store_contract import DATABASE
 from system.processor import schema, store
 from system.producer.producer import Producer
 from system.stack.native import NativeStack

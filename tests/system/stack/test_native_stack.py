@@ -18,7 +18,8 @@ from kafka.errors import KafkaTimeoutError
 from kafka.structs import TopicPartition
 from pymongo import MongoClient
 
-from system.config import DATABASE, TOPIC
+from system.config import TOPIC
+from system.store_contract import DATABASE
 from system.stack import kafka as kafka_admin
 from system.stack.native import NativeStack
 from system.stack.spark import spark_env
