@@ -31,7 +31,8 @@ class Target:
     admin_mongo_uri: str
     dashboard_url: str | None
     links: Links | None
-    stack: NativeStack | None = None
+    stack: Any = None
+    """The NativeStack or DockerStack behind the addresses, when a provider started one."""
     started_here: bool = False
     """True when this run started the stack, so it also stops it."""
 
@@ -53,15 +54,28 @@ def native_target(stack: NativeStack, started_here: bool) -> Target:
                   started_here)
 
 
+def _docker(stack_settings: Any, log: Log) -> Target:
+    from system.stack.docker import DockerStack
+
+    config = StackConfig(partitions=stack_settings.partitions, workers=stack_settings.workers,
+                         worker_cores=stack_settings.worker_cores,
+                         worker_memory=stack_settings.worker_memory)
+    stack, started_here = DockerStack.start_or_reuse(config, log)
+    e, p = stack.endpoints, stack.ports
+    log(f"docker provider: the Spark driver runs here in {stack.spark_master} "
+        "(see system/stack/docker.py)")
+    return Target("docker", e.producer_bootstrap, e.spark_bootstrap, e.direct_bootstrap,
+                  stack.spark_master, stack.mongo_uri(p.spark_mongo), stack.mongo_uri(p.mongo),
+                  e.dashboard_url, stack.links, stack, started_here)
+
+
 def acquire(stack_settings: Any, log: Log) -> Target:
     """Bring up (or reuse, or check) the stack a scenario's ``stack`` section asks for."""
     provider = stack_settings.provider
     if provider == "external":
         return _external(stack_settings)
     if provider == "docker":
-        from system.stack.docker import DockerStack
-
-        return DockerStack.target(stack_settings, log)
+        return _docker(stack_settings, log)
     ks = stack_settings.kafka
     wanted = StackConfig(partitions=stack_settings.partitions, workers=stack_settings.workers,
                          worker_cores=stack_settings.worker_cores,

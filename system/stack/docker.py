@@ -1,7 +1,7 @@
 """The docker provider: ``docker-compose.yml`` through testcontainers' compose support.
 
     DockerStack(StackConfig(workers=2)).up()      # `iotbench stack up --provider docker`
-    target = DockerStack.target(settings, log)    # scenarios with `provider: docker`
+    stack, started_here = DockerStack.start_or_reuse(config, log)  # a run's stack
 
 Addresses are the native ones (see the comment at the top of docker-compose.yml): the
 compose file publishes every port on 127.0.0.1 at the default ``system.config.Ports`` value,
@@ -406,35 +406,21 @@ class DockerStack:
         raise StackError(f"{service} was started but not healthy within {self.timeout_s:.0f} s"
                          f"\nHint: `docker compose logs {service}`.")
 
-    # -- the runner's entry point
+    # -- a run's stack
 
     @classmethod
-    def target(cls, stack_settings: Any, log: Log) -> Any:
-        """A ``benchmarks.provider.Target`` on the compose stack (reused when it is already
-        running, else started here and stopped by the runner at the end)."""
-        from benchmarks.provider import Target  # lazily: benchmarks imports this module
-
-        config = StackConfig(partitions=stack_settings.partitions,
-                             workers=stack_settings.workers,
-                             worker_cores=stack_settings.worker_cores,
-                             worker_memory=stack_settings.worker_memory)
+    def start_or_reuse(cls, config: StackConfig, log: Log) -> tuple[DockerStack, bool]:
+        """The compose stack, reused when it is already running, else started here (then
+        the second value is True: whoever asked stops it at the end)."""
         stack = cls(config, log=log)
         engine_check()
         stack.check_files()
         _driver_preflight()
-        started_here = False
         if stack.running():
             log(f"reusing the running docker compose stack ({stack.project_dir})")
-        else:
-            stack.up()
-            started_here = True
-        e, p = stack.endpoints, stack.ports
-        log(f"docker provider: the Spark driver runs here in {stack.spark_master} "
-            "(see system/stack/docker.py)")
-        return Target("docker", e.producer_bootstrap, e.spark_bootstrap, e.direct_bootstrap,
-                      stack.spark_master, stack.mongo_uri(p.spark_mongo),
-                      stack.mongo_uri(p.mongo), e.dashboard_url, stack.links, stack,
-                      started_here)
+            return stack, False
+        stack.up()
+        return stack, True
 
 
 def _driver_preflight() -> None:

@@ -21,6 +21,7 @@ import pytest
 import stack_docker_support as sds
 import yaml
 
+from benchmarks.provider import acquire
 from system.config import LINKS, Ports
 from system.stack import docker as provider
 from system.stack.docker import DockerStack
@@ -113,7 +114,7 @@ def test_target_maps_the_published_ports_like_the_native_provider(tmp_path,
                         lambda self, config=None, **kw: real_init(self, config, env_file=env, **kw))
     settings = SimpleNamespace(provider="docker", partitions=4, workers=2, worker_cores=2,
                                worker_memory="1g")
-    target = DockerStack.target(settings, lambda _: None)
+    target = acquire(settings, lambda _: None)
     p = Ports()
     assert target.provider == "docker" and target.started_here is False
     assert target.producer_bootstrap == f"127.0.0.1:{p.producer_kafka}" == "127.0.0.1:9092"
