@@ -8,6 +8,8 @@ true window.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from typing import Any
 
 from benchmarks.events import RunEvents
 from benchmarks.provider import Target
-from benchmarks.scenario_faults import ProcessFault, ScheduledFault
+from benchmarks.scenario_faults import ProcessFault, ResourceFault, ScheduledFault
 
 Log = Callable[[str], None]
 
@@ -56,6 +58,7 @@ class FaultInjector:
         self.events = events
         self.log = log
         self.active: dict[int, dict[str, Any]] = {}
+        self._hogs: dict[int, list[subprocess.Popen]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,8 +114,8 @@ class FaultInjector:
         f = sf.fault
         entry: dict[str, Any] = {
             "id": sf.index, "label": sf.label,
-            "target": f.process if isinstance(f, ProcessFault) else f.link,
-            "kind": f.action if isinstance(f, ProcessFault) else f.toxic,
+            "target": _target(f),
+            "kind": _kind(f),
             "attributes": _attributes(f),
             "scheduled_start": self.t0 + sf.start_s,
             "scheduled_end": self.t0 + sf.end_s,
@@ -121,6 +124,8 @@ class FaultInjector:
         try:
             if isinstance(f, ProcessFault):
                 self._apply_process(f, entry)
+            elif isinstance(f, ResourceFault):
+                self._apply_cpu_hog(sf, entry)
             else:
                 self._apply_link(f, entry)
             entry["applied_at"] = time.time()
@@ -165,6 +170,23 @@ class FaultInjector:
                 raise RuntimeError(f"{f.process!r} has no checkpoint to lose")
             entry["checkpoint_lost"] = handle.forget_state()
 
+    def _apply_cpu_hog(self, sf: ScheduledFault, entry: dict[str, Any]) -> None:
+        bound_s = sf.end_s - sf.start_s + CPU_HOG_GRACE_S
+        hogs = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP, str(bound_s)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+                for _ in range(sf.fault.cpu_hog.cores)]
+        self._hogs[sf.index] = hogs
+        entry["pids"] = [hog.pid for hog in hogs]
+        entry["heal"] = ("stop_hogs", sf.index)
+
+    def _stop_hogs(self, index: int) -> None:
+        hogs = self._hogs.pop(index, [])
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait(timeout=10)
+
     def heal(self, index: int) -> None:
         with self._lock:
             entry = self.active.get(index)
@@ -179,6 +201,8 @@ class FaultInjector:
                 self.target.links.remove_toxic(args[0], args[1])  # type: ignore[union-attr]
             elif kind == "resume":
                 self.handles[args[0]].pause(False)
+            elif kind == "stop_hogs":
+                self._stop_hogs(args[0])
             else:
                 self.handles[args[0]].start()
             entry["healed_at"] = time.time()
@@ -200,6 +224,8 @@ class FaultInjector:
                 self.heal(index)
             except Exception as exc:  # noqa: BLE001 - keep healing the others
                 self.log(f"heal failed: {exc}")
+        for index in list(self._hogs):  # applied, then its journal entry failed
+            self._stop_hogs(index)
         if self.target.links is not None:
             try:
                 self.target.links.reset()
@@ -207,7 +233,32 @@ class FaultInjector:
                 self.log(f"Toxiproxy reset failed: {exc}")
 
 
+CPU_HOG_GRACE_S = 30.0
+"""A busy process ends by itself this long after its window, should nobody heal it."""
+
+_BUSY_LOOP = """
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    pass
+"""
+
+
+def _target(fault: Any) -> str:
+    if isinstance(fault, ProcessFault):
+        return fault.process
+    return "cpu" if isinstance(fault, ResourceFault) else fault.link
+
+
+def _kind(fault: Any) -> str:
+    if isinstance(fault, ProcessFault):
+        return fault.action
+    return "cpu_hog" if isinstance(fault, ResourceFault) else fault.toxic
+
+
 def _attributes(fault: Any) -> dict[str, Any]:
+    if isinstance(fault, ResourceFault):
+        return fault.cpu_hog.model_dump()
     attrs = getattr(fault, "attributes", None)
     if attrs is None:
         return {"restart_after_s": getattr(fault, "restart_after_s", None)}

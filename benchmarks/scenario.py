@@ -37,7 +37,7 @@ from benchmarks.scenario_errors import (
 )
 from benchmarks.scenario_faults import (
     Fault,
-    ProcessFault,
+    LinkFault,
     ScheduledFault,
     Strict,
     context_value,
@@ -192,7 +192,7 @@ class Scenario(Strict):
                 notes.append(f"faults[{index}] starts inside the warm-up ({fault.at_s:g} s < "
                              f"warmup_s {self.warmup_s:g}): no baseline to measure recovery")
         if self.stack.provider == "external" and any(
-            not isinstance(fault, ProcessFault) for fault in self.faults
+            isinstance(fault, LinkFault) for fault in self.faults
         ):
             notes.append("link faults on an external stack need a Toxiproxy in front of it "
                          "(stack.external.toxiproxy_url or $IOTBENCH_TOXIPROXY_URL)")

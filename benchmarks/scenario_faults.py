@@ -1,8 +1,10 @@
-"""Faults a scenario injects: network toxics on one link, or a signal to one process.
+"""Faults a scenario injects: network toxics on one link, a signal to one process, or a
+resource fault beside the stack.
 
 A fault in the file is told apart by its keys: ``link`` + ``toxic`` is a network fault (one
 model per toxic, so each toxic accepts exactly its own attributes), ``process`` + ``action``
-is a process fault. Times are seconds from the start of the run (the start of producing).
+is a process fault, ``cpu_hog`` is a resource fault. Times are seconds from the start of the
+run (the start of producing).
 """
 
 from __future__ import annotations
@@ -313,13 +315,38 @@ class ProcessFault(FaultTiming):
         return f"{self.action} {self.process}"
 
 
+class CpuHogAttributes(Strict):
+    cores: int = Field(ge=1, le=64, description="Busy processes, each keeping one core busy.")
+
+
+class ResourceFault(FaultTiming):
+    """A noisy neighbour: ``cpu_hog.cores`` busy processes on this machine, beside the stack,
+    for ``duration_s`` (each also ends by itself 30 s after its window, should the harness
+    die before it heals them)."""
+
+    cpu_hog: CpuHogAttributes = Field(description="cores: how many busy processes.")
+    duration_s: float = Field(gt=0, description="How long the processes run.")
+
+    def window_s(self) -> float | None:
+        return self.duration_s
+
+    def default_label(self) -> str:
+        return f"cpu_hog of {self.cpu_hog.cores} core(s)"
+
+
+FAULT_KINDS = ("link", "process", "cpu_hog")
+"""The key that tells a fault's kind; a fault has exactly one."""
+
+
 def _fault_tag(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         value = value.model_dump(exclude_unset=True)
-    if not isinstance(value, dict) or ("link" in value) == ("process" in value):
+    if not isinstance(value, dict) or sum(key in value for key in FAULT_KINDS) != 1:
         return None
     if "process" in value:
         return "process"
+    if "cpu_hog" in value:
+        return "resource"
     toxic = value.get("toxic")
     return toxic if toxic in TOXICS else "unknown-toxic"
 
@@ -336,12 +363,13 @@ Fault = Annotated[
         | Annotated[DownFault, Tag("down")]
         | Annotated[UnknownToxicFault, Tag("unknown-toxic")]
         | Annotated[ProcessFault, Tag("process")]
+        | Annotated[ResourceFault, Tag("resource")]
     ),
     Discriminator(
         _fault_tag,
         custom_error_type="fault_kind",
-        custom_error_message="a fault needs exactly one of 'link' (with a toxic) or 'process' "
-        "(with an action)",
+        custom_error_message="a fault needs exactly one of 'link' (with a toxic), 'process' "
+        "(with an action) or 'cpu_hog' (with cores)",
     ),
 ]
 """One entry of ``faults``."""
@@ -350,6 +378,7 @@ LinkFault = (
     LatencyFault | BandwidthFault | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault
     | LimitDataFault | DownFault
 )
+AnyFault = LinkFault | ProcessFault | ResourceFault
 
 
 # --- the schedule ----------------------------------------------------------------------
@@ -369,11 +398,11 @@ class ScheduledFault:
     heal_s: float | None
     """When the harness undoes it (remove toxic, re-enable proxy, SIGCONT, start the process
     again); ``None`` = not during the run (the harness still heals everything at exit)."""
-    fault: LinkFault | ProcessFault
+    fault: AnyFault
 
 
 def schedule_faults(
-    faults: list[LinkFault | ProcessFault], seed: int, run_duration_s: float
+    faults: list[AnyFault], seed: int, run_duration_s: float
 ) -> list[ScheduledFault]:
     """Deterministic: each fault's jitter comes from its own generator seeded by (seed, index),
     so adding jitter to one fault does not move the others."""
@@ -397,19 +426,19 @@ def schedule_faults(
     return sorted(scheduled, key=lambda item: (item.start_s, item.index))
 
 
-def overlap_problems(faults: list[LinkFault | ProcessFault]) -> list[str]:
+def overlap_problems(faults: list[AnyFault]) -> list[str]:
     """Faults that would undo each other: two on one process, or a ``down`` with another
     ``down`` on the same link (healing the first would re-enable the proxy). Uses worst-case
     windows (jitter at its maximum), so no seed can make them overlap."""
 
-    def resource(fault: LinkFault | ProcessFault) -> str | None:
+    def resource(fault: AnyFault) -> str | None:
         if isinstance(fault, ProcessFault):
             return f"process {fault.process}"
         if isinstance(fault, DownFault):
             return f"link {fault.link} (down)"
         return None
 
-    def span(fault: LinkFault | ProcessFault) -> tuple[float, float]:
+    def span(fault: AnyFault) -> tuple[float, float]:
         end = fault.latest_end_s()
         return fault.at_s, float("inf") if end is None else end
 
