@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.events import RunEvents
 from benchmarks.provider import Target
-from benchmarks.scenario_faults import ProcessFault, ResourceFault, ScheduledFault
+from benchmarks.scenario_faults import BROKER_ROLES, ProcessFault, ResourceFault, ScheduledFault
 
 Log = Callable[[str], None]
 
@@ -34,11 +34,16 @@ class ProcessHandle:
 
 
 def stack_handles(target: Target) -> dict[str, ProcessHandle]:
-    """Handles for the native stack's own services (Kafka, Mongo, first Spark worker)."""
+    """Handles for the native stack's own services (Kafka — each broker of a cluster by its
+    name —, Mongo, first Spark worker)."""
     stack = target.stack
     if stack is None:
         return {}
     names = {"kafka": "kafka", "mongo": "mongo", "spark-worker": "spark-worker-1"}
+    brokers = getattr(getattr(stack, "config", None), "brokers", 1)
+    if brokers > 1:
+        del names["kafka"]
+        names |= {f"kafka-{n}": f"kafka-{n}" for n in range(1, brokers + 1)}
     return {fault_name: ProcessHandle(
         kill=lambda n=name: stack.kill_service(n),
         pause=lambda paused, n=name: stack.pause_service(n, paused),
@@ -51,8 +56,11 @@ class FaultInjector:
     """Runs the schedule on a thread; ``heal_all`` undoes whatever is still active."""
 
     def __init__(self, schedule: list[ScheduledFault], target: Target,
-                 handles: dict[str, ProcessHandle], events: RunEvents, log: Log) -> None:
+                 handles: dict[str, ProcessHandle], events: RunEvents, log: Log,
+                 topic: str | None = None) -> None:
         self.schedule = schedule
+        self.topic = topic
+        """The run's topic: ``kafka-leader`` is the leader of one of its partitions."""
         self.target = target
         self.handles = handles
         self.events = events
@@ -151,20 +159,25 @@ class FaultInjector:
             entry["heal"] = ("remove_toxic", f.link, name)
 
     def _apply_process(self, f: ProcessFault, entry: dict[str, Any]) -> None:
-        handle = self.handles.get(f.process)
+        name = f.process
+        if name in BROKER_ROLES:
+            name, entry["role"] = resolve_broker_role(self.target.admin_bootstrap, name,
+                                                      self.topic, f.partition)
+            entry["resolved"] = name
+        handle = self.handles.get(name)
         if handle is None:
-            raise RuntimeError(f"cannot signal {f.process!r} here")
+            raise RuntimeError(f"cannot signal {name!r} here")
         if f.action == "pause":
             handle.pause(True)
-            entry["heal"] = ("resume", f.process)
+            entry["heal"] = ("resume", name)
         elif f.action == "kill":
             if getattr(f, "mid_batch", False) and self.await_mid_batch is not None:
                 entry["waited_for_mid_batch_s"] = round(self.await_mid_batch(), 3)
             handle.kill()
-            entry["heal"] = ("start", f.process)
+            entry["heal"] = ("start", name)
         else:
             entry["stopped"] = handle.stop()
-            entry["heal"] = ("start", f.process)
+            entry["heal"] = ("start", name)
         if getattr(f, "lose_checkpoint", False):
             if handle.forget_state is None:
                 raise RuntimeError(f"{f.process!r} has no checkpoint to lose")
@@ -231,6 +244,26 @@ class FaultInjector:
                 self.target.links.reset()
             except Exception as exc:  # noqa: BLE001
                 self.log(f"Toxiproxy reset failed: {exc}")
+
+
+def resolve_broker_role(bootstrap: str, role: str, topic: str | None,
+                        partition: int | None) -> tuple[str, dict[str, Any]]:
+    """The broker holding ``role`` right now (``kafka-<id>``), and what it was read from."""
+    from system.stack.kafka_state import cluster_view, partition_states
+
+    if role == "kafka-controller":
+        controller = cluster_view(bootstrap).controller
+        if controller < 0:
+            raise RuntimeError("no active controller: the metadata quorum has no leader")
+        return f"kafka-{controller}", {"controller": controller}
+    if topic is None or partition is None:
+        raise RuntimeError("kafka-leader needs the run's topic and a partition")
+    state = next((s for s in partition_states(bootstrap, topic) if s.partition == partition),
+                 None)
+    if state is None or not state.led:
+        raise RuntimeError(f"partition {partition} of {topic} has no leader now")
+    return f"kafka-{state.leader}", {"partition": partition, "leader": state.leader,
+                                     "isr": list(state.isr)}
 
 
 CPU_HOG_GRACE_S = 30.0

@@ -150,7 +150,8 @@ class Run:
             self.processor.start, partial(self.processor.lose_checkpoint,
                                           s.stack.starting_offsets)), "producer": ProcessHandle(
             self.producer.kill, self.producer.pause, self.producer.stop, _no_restart)}
-        self.injector = FaultInjector(s.fault_schedule(), t, handles, self.events, self.log)
+        self.injector = FaultInjector(s.fault_schedule(), t, handles, self.events, self.log,
+                                      topic=self.topic)
         self.injector.gate = self._steady_before_chaos
         self.injector.await_mid_batch = self._await_half_written_batch
         progress = ProgressLine(self.events, s.duration_s, enabled=self.show_progress)

@@ -212,7 +212,12 @@ def _validation_context(data: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             duration = None
     stack = data.get("stack") if isinstance(data.get("stack"), dict) else {}
+    kafka = stack.get("kafka") if isinstance(stack.get("kafka"), dict) else {}
+    brokers, partitions = kafka.get("brokers", 1), stack.get("partitions", 2)
     return {
+        "brokers": brokers if isinstance(brokers, int) and not isinstance(brokers, bool)
+        else None,
+        "partitions": partitions if isinstance(partitions, int) else None,
         "iotbench": True,
         "duration_s": duration if duration and duration > 0 else None,
         "provider": stack.get("provider", "native"),

@@ -27,7 +27,11 @@ LinkName = Literal["producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mo
 ToxicName = Literal[
     "latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data", "down"
 ]
-ProcessName = Literal["kafka", "spark-driver", "spark-worker", "mongo", "producer"]
+ProcessName = Literal["kafka", "spark-driver", "spark-worker", "mongo", "producer",
+                      "kafka-1", "kafka-2", "kafka-3", "kafka-leader", "kafka-controller"]
+BROKER_ROLES = ("kafka-leader", "kafka-controller")
+"""Brokers named by their role, resolved to one broker when the fault fires."""
+BROKERS = ("kafka-1", "kafka-2", "kafka-3")
 ProcessAction = Literal["kill", "pause", "restart"]
 TOXICS: tuple[str, ...] = get_args(ToxicName)
 
@@ -257,6 +261,10 @@ class ProcessFault(FaultTiming):
         "before it starts again, as when a driver is rescheduled on a host without its "
         "checkpoint volume; the new query starts at stack.starting_offsets.",
     )
+    partition: int | None = Field(
+        None, ge=0, description="process: kafka-leader only: the partition of the run's "
+        "topic whose leader is hit (the broker leading it when the fault fires).",
+    )
     restart_after_s: float | None = Field(
         None,
         ge=0,
@@ -286,6 +294,7 @@ class ProcessFault(FaultTiming):
         if self.lose_checkpoint and (self.process != "spark-driver" or self.action == "pause"):
             raise ValueError("lose_checkpoint is for process: spark-driver with action: kill "
                              "or restart")
+        self._check_broker(info)
         if self.process == "producer" and (self.action == "restart"
                                            or self.restart_after_s is not None):
             raise ValueError("the producer can be killed or paused, not restarted: a second "
@@ -297,6 +306,24 @@ class ProcessFault(FaultTiming):
                 f"start; external scenarios take link faults and spark-driver process faults"
             )
         return self
+
+    def _check_broker(self, info: ValidationInfo) -> None:
+        if (self.process == "kafka-leader") != (self.partition is not None):
+            raise ValueError("partition is for process: kafka-leader, which needs it (the "
+                             "partition of the run's topic whose leader is hit)")
+        brokers, partitions = context_value(info, "brokers"), context_value(info, "partitions")
+        if brokers is None:
+            return
+        if self.process == "kafka" and brokers > 1:
+            raise ValueError(f"on {brokers} brokers name the broker: kafka-1..kafka-{brokers}, "
+                             "kafka-leader (with partition) or kafka-controller")
+        if (self.process in BROKERS or self.process in BROKER_ROLES) and brokers == 1:
+            raise ValueError(f"process: {self.process} needs stack.kafka.brokers: 3 (one broker "
+                             "here: use process: kafka)")
+        if (self.partition is not None and isinstance(partitions, int)
+                and self.partition >= partitions):
+            raise ValueError(f"partition {self.partition} does not exist: the run's topic has "
+                             f"{partitions} (0..{partitions - 1})")
 
     def restart_delay_s(self) -> float | None:
         """Seconds from the stop until the process is started again (``None`` = never)."""

@@ -20,6 +20,9 @@ from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 from kafka.structs import TopicPartition
 
 from benchmarks.cli import build_parser
+from benchmarks.events import RunEvents
+from benchmarks.faults import FaultInjector, stack_handles
+from benchmarks.provider import native_target
 from benchmarks.scenario import ScenarioError, scenario_from_yaml
 from system.config import Ports
 from system.stack import kafka as kafka_admin
@@ -134,6 +137,24 @@ def test_min_isr_above_replication_factor_is_refused() -> None:
         scenario_from_yaml(BASE + "stack: {kafka: {brokers: 3, replication_factor: 2, "
                            "min_insync_replicas: 3}}\n")
     assert "min_insync_replicas 3 is more than replication_factor (2)" in str(failed.value)
+
+
+@pytest.mark.parametrize(("stack", "fault", "problem"), [
+    ("{kafka: {brokers: 3}}", "{at_s: 1, process: kafka, action: kill}",
+     "on 3 brokers name the broker: kafka-1..kafka-3"),
+    ("{partitions: 2}", "{at_s: 1, process: kafka-2, action: kill}",
+     "process: kafka-2 needs stack.kafka.brokers: 3"),
+    ("{kafka: {brokers: 3}}", "{at_s: 1, process: kafka-leader, action: kill}",
+     "partition is for process: kafka-leader, which needs it"),
+    ("{partitions: 3, kafka: {brokers: 3}}",
+     "{at_s: 1, process: kafka-leader, partition: 3, action: kill}",
+     "partition 3 does not exist: the run's topic has 3 (0..2)"),
+])
+def test_a_broker_fault_must_name_a_broker_the_stack_has(stack: str, fault: str,
+                                                         problem: str) -> None:
+    with pytest.raises(ScenarioError) as failed:
+        scenario_from_yaml(BASE + f"stack: {stack}\nfaults:\n  - {fault}\n")
+    assert problem in str(failed.value)
 
 
 def test_defaults_follow_the_broker_count() -> None:
@@ -296,3 +317,61 @@ def test_cutting_a_brokers_proxies_stops_its_traffic_and_it_rejoins(
     healed = kafka_admin.wait_topic_ready(e.direct_bootstrap, topic, 60)
     assert all(sorted(s.isr) == [1, 2, 3] for s in healed)
     _produce(e.producer_bootstrap, topic, part, 20)
+
+
+@pytest.mark.slow
+def test_role_targeted_faults_hit_the_broker_holding_the_role_when_they_fire(
+        cluster: NativeStack) -> None:
+    """``kafka-leader`` (partition 0) and ``kafka-controller`` are resolved from the cluster's
+    metadata when they fire; the heal starts that same broker and the ISR fills again."""
+    e = cluster.endpoints
+    topic = _new_topic(cluster, partitions=3)
+    scenario = scenario_from_yaml(
+        BASE + "stack: {partitions: 3, kafka: {brokers: 3}}\nfaults:\n"
+        "  - {at_s: 1, process: kafka-leader, partition: 0, action: kill, restart_after_s: 5}\n"
+        "  - {at_s: 10, process: kafka-controller, action: kill, restart_after_s: 5}\n")
+    target = native_target(cluster, started_here=False)
+    entries: list[dict] = []
+    events = RunEvents()
+    events.fault_healed.add_listener(lambda entry: entries.append(dict(entry)))
+    injector = FaultInjector(scenario.fault_schedule(), target, stack_handles(target), events,
+                             log=lambda _: None, topic=topic)
+    leader_before = next(s.leader for s in partition_states(e.direct_bootstrap, topic)
+                         if s.partition == 0)
+    controller_before = cluster_view(e.direct_bootstrap).controller
+    leader_fault, controller_fault = scenario.fault_schedule()
+    try:
+        injector.apply(leader_fault)
+        entry = injector.active[leader_fault.index]
+        assert entry["resolved"] == f"kafka-{leader_before}"
+        assert entry["role"]["leader"] == leader_before and entry["role"]["partition"] == 0
+        deadline = time.monotonic() + 30
+        while next(s.leader for s in partition_states(e.direct_bootstrap, topic)
+                   if s.partition == 0) in (leader_before, -1):
+            assert time.monotonic() < deadline, "no new leader for partition 0"
+            time.sleep(0.5)
+        injector.heal(leader_fault.index)
+        kafka_admin.wait_topic_ready(e.direct_bootstrap, topic, 90)
+
+        controller_before = cluster_view(e.direct_bootstrap).controller
+        injector.apply(controller_fault)
+        entry = injector.active[controller_fault.index]
+        assert entry["resolved"] == f"kafka-{controller_before}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                now = cluster_view(e.direct_bootstrap).controller
+            except Exception:  # noqa: BLE001 - the quorum is electing
+                now = -1
+            if now not in (controller_before, -1):
+                break
+            assert time.monotonic() < deadline, "no new active controller"
+            time.sleep(0.5)
+        injector.heal(controller_fault.index)
+    finally:
+        injector.heal_all()
+    assert [x["resolved"] for x in entries] == [f"kafka-{leader_before}",
+                                                f"kafka-{controller_before}"]
+    assert all(x["healed_at"] and not x["error"] for x in entries)
+    healed = kafka_admin.wait_topic_ready(e.direct_bootstrap, topic, 90)
+    assert all(sorted(s.isr) == [1, 2, 3] for s in healed)
