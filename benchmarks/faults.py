@@ -17,7 +17,13 @@ from typing import Any
 
 from benchmarks.events import RunEvents
 from benchmarks.provider import Target
-from benchmarks.scenario_faults import BROKER_ROLES, ProcessFault, ResourceFault, ScheduledFault
+from benchmarks.scenario_faults import (
+    BROKER_ROLES,
+    IsolateFault,
+    ProcessFault,
+    ResourceFault,
+    ScheduledFault,
+)
 
 Log = Callable[[str], None]
 
@@ -134,6 +140,9 @@ class FaultInjector:
                 self._apply_process(f, entry)
             elif isinstance(f, ResourceFault):
                 self._apply_cpu_hog(sf, entry)
+            elif isinstance(f, IsolateFault):
+                self._links().set_enabled(f.isolate, False)
+                entry["heal"] = ("enable", f.isolate)
             else:
                 self._apply_link(f, entry)
             entry["applied_at"] = time.time()
@@ -146,10 +155,13 @@ class FaultInjector:
         finally:
             self.events.fault_applied.fire(entry=entry)
 
-    def _apply_link(self, f: Any, entry: dict[str, Any]) -> None:
-        links = self.target.links
-        if links is None:
+    def _links(self) -> Any:
+        if self.target.links is None:
             raise RuntimeError("no Toxiproxy on this stack: link faults need one")
+        return self.target.links
+
+    def _apply_link(self, f: Any, entry: dict[str, Any]) -> None:
+        links = self._links()
         if f.toxic == "down":
             links.set_enabled(f.link, False)
             entry["heal"] = ("enable", f.link)
@@ -280,18 +292,24 @@ while time.monotonic() < end:
 def _target(fault: Any) -> str:
     if isinstance(fault, ProcessFault):
         return fault.process
+    if isinstance(fault, IsolateFault):
+        return fault.isolate
     return "cpu" if isinstance(fault, ResourceFault) else fault.link
 
 
 def _kind(fault: Any) -> str:
     if isinstance(fault, ProcessFault):
         return fault.action
+    if isinstance(fault, IsolateFault):
+        return "isolate"
     return "cpu_hog" if isinstance(fault, ResourceFault) else fault.toxic
 
 
 def _attributes(fault: Any) -> dict[str, Any]:
     if isinstance(fault, ResourceFault):
         return fault.cpu_hog.model_dump()
+    if isinstance(fault, IsolateFault):
+        return {}
     attrs = getattr(fault, "attributes", None)
     if attrs is None:
         return {"restart_after_s": getattr(fault, "restart_after_s", None)}

@@ -23,7 +23,18 @@ from pydantic import (
     model_validator,
 )
 
-LinkName = Literal["producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo"]
+LinkName = Literal[
+    "producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo",
+    # 3 brokers: one broker's proxies, or all four of them (kafka-N)
+    "producer-kafka-1", "producer-kafka-2", "producer-kafka-3",
+    "spark-kafka-1", "spark-kafka-2", "spark-kafka-3",
+    "kafka-1-replication", "kafka-2-replication", "kafka-3-replication",
+    "kafka-1-controller", "kafka-2-controller", "kafka-3-controller",
+    "kafka-1", "kafka-2", "kafka-3",
+]
+SHARED_LINKS = ("producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo")
+"""Links every stack has; the others exist on 3 brokers only."""
+BrokerName = Literal["kafka-1", "kafka-2", "kafka-3"]
 ToxicName = Literal[
     "latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data", "down"
 ]
@@ -168,12 +179,24 @@ class FaultTiming(Strict):
         return self
 
 
+def _needs_three_brokers(what: str, info: ValidationInfo) -> None:
+    brokers = context_value(info, "brokers")
+    if brokers is not None and brokers == 1:
+        raise ValueError(f"{what} needs stack.kafka.brokers: 3 (one broker here)")
+
+
 class LinkFaultBase(FaultTiming):
     link: LinkName = Field(description="The proxied link the fault hits.")
     duration_s: float = Field(gt=0, description="How long the toxic stays before it is healed.")
 
     def window_s(self) -> float | None:
         return self.duration_s
+
+    @model_validator(mode="after")
+    def _link_exists(self, info: ValidationInfo) -> LinkFaultBase:
+        if self.link not in SHARED_LINKS:
+            _needs_three_brokers(f"link: {self.link}", info)
+        return self
 
     def default_label(self) -> str:
         return f"{getattr(self, 'toxic', '?')} on {self.link}"
@@ -342,6 +365,26 @@ class ProcessFault(FaultTiming):
         return f"{self.action} {self.process}"
 
 
+class IsolateFault(FaultTiming):
+    """Every proxy into one broker disabled (its clients', its replication and controller
+    listeners): the broker is cut off from everyone. A partition between just two brokers is
+    not possible with proxies (a listener advertises one address to all its peers)."""
+
+    isolate: BrokerName = Field(description="The broker cut off.")
+    duration_s: float = Field(gt=0, description="How long until its proxies are enabled again.")
+
+    def window_s(self) -> float | None:
+        return self.duration_s
+
+    def default_label(self) -> str:
+        return f"isolate {self.isolate}"
+
+    @model_validator(mode="after")
+    def _three_brokers(self, info: ValidationInfo) -> IsolateFault:
+        _needs_three_brokers(f"isolate: {self.isolate}", info)
+        return self
+
+
 class CpuHogAttributes(Strict):
     cores: int = Field(ge=1, le=64, description="Busy processes, each keeping one core busy.")
 
@@ -361,7 +404,7 @@ class ResourceFault(FaultTiming):
         return f"cpu_hog of {self.cpu_hog.cores} core(s)"
 
 
-FAULT_KINDS = ("link", "process", "cpu_hog")
+FAULT_KINDS = ("link", "process", "isolate", "cpu_hog")
 """The key that tells a fault's kind; a fault has exactly one."""
 
 
@@ -374,6 +417,8 @@ def _fault_tag(value: Any) -> str | None:
         return "process"
     if "cpu_hog" in value:
         return "resource"
+    if "isolate" in value:
+        return "isolate"
     toxic = value.get("toxic")
     return toxic if toxic in TOXICS else "unknown-toxic"
 
@@ -391,12 +436,13 @@ Fault = Annotated[
         | Annotated[UnknownToxicFault, Tag("unknown-toxic")]
         | Annotated[ProcessFault, Tag("process")]
         | Annotated[ResourceFault, Tag("resource")]
+        | Annotated[IsolateFault, Tag("isolate")]
     ),
     Discriminator(
         _fault_tag,
         custom_error_type="fault_kind",
         custom_error_message="a fault needs exactly one of 'link' (with a toxic), 'process' "
-        "(with an action) or 'cpu_hog' (with cores)",
+        "(with an action), 'isolate' (a broker) or 'cpu_hog' (with cores)",
     ),
 ]
 """One entry of ``faults``."""
@@ -405,7 +451,7 @@ LinkFault = (
     LatencyFault | BandwidthFault | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault
     | LimitDataFault | DownFault
 )
-AnyFault = LinkFault | ProcessFault | ResourceFault
+AnyFault = LinkFault | ProcessFault | ResourceFault | IsolateFault
 
 
 # --- the schedule ----------------------------------------------------------------------
@@ -463,6 +509,8 @@ def overlap_problems(faults: list[AnyFault]) -> list[str]:
             return f"process {fault.process}"
         if isinstance(fault, DownFault):
             return f"link {fault.link} (down)"
+        if isinstance(fault, IsolateFault):
+            return f"link {fault.isolate} (down)"
         return None
 
     def span(fault: AnyFault) -> tuple[float, float]:

@@ -149,6 +149,10 @@ def test_min_isr_above_replication_factor_is_refused() -> None:
     ("{partitions: 3, kafka: {brokers: 3}}",
      "{at_s: 1, process: kafka-leader, partition: 3, action: kill}",
      "partition 3 does not exist: the run's topic has 3 (0..2)"),
+    ("{partitions: 2}", "{at_s: 1, isolate: kafka-2, duration_s: 5}",
+     "isolate: kafka-2 needs stack.kafka.brokers: 3"),
+    ("{partitions: 2}", "{at_s: 1, link: kafka-3-replication, toxic: latency, duration_s: 5, "
+     "attributes: {latency: 100}}", "link: kafka-3-replication needs stack.kafka.brokers: 3"),
 ])
 def test_a_broker_fault_must_name_a_broker_the_stack_has(stack: str, fault: str,
                                                          problem: str) -> None:
@@ -373,5 +377,35 @@ def test_role_targeted_faults_hit_the_broker_holding_the_role_when_they_fire(
     assert [x["resolved"] for x in entries] == [f"kafka-{leader_before}",
                                                 f"kafka-{controller_before}"]
     assert all(x["healed_at"] and not x["error"] for x in entries)
+    healed = kafka_admin.wait_topic_ready(e.direct_bootstrap, topic, 90)
+    assert all(sorted(s.isr) == [1, 2, 3] for s in healed)
+
+
+@pytest.mark.slow
+def test_isolate_cuts_every_proxy_into_one_broker_and_heals(cluster: NativeStack) -> None:
+    e = cluster.endpoints
+    topic = _new_topic(cluster, partitions=3)
+    controller = cluster_view(e.direct_bootstrap).controller
+    states = partition_states(e.direct_bootstrap, topic)
+    victim = next(s for s in states if s.leader != controller)
+    scenario = scenario_from_yaml(
+        BASE + "stack: {partitions: 3, kafka: {brokers: 3}}\nfaults:\n"
+        f"  - {{at_s: 1, isolate: kafka-{victim.leader}, duration_s: 20}}\n")
+    (isolate,) = scenario.fault_schedule()
+    target = native_target(cluster, started_here=False)
+    injector = FaultInjector([isolate], target, {}, RunEvents(), log=lambda _: None)
+    try:
+        injector.apply(isolate)
+        proxies = cluster.links.proxies()
+        assert [n for n in broker_link_names(victim.leader) if proxies[n]["enabled"]] == []
+        deadline = time.monotonic() + 60
+        while next(s.leader for s in partition_states(e.direct_bootstrap, topic)
+                   if s.partition == victim.partition) in (victim.leader, -1):
+            assert time.monotonic() < deadline, "the isolated leader kept its partition"
+            time.sleep(1)
+        _produce(e.producer_bootstrap, topic, victim.partition, 20)  # the new leader takes it
+        injector.heal(isolate.index)
+    finally:
+        injector.heal_all()
     healed = kafka_admin.wait_topic_ready(e.direct_bootstrap, topic, 90)
     assert all(sorted(s.isr) == [1, 2, 3] for s in healed)
