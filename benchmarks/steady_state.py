@@ -4,14 +4,16 @@ Right before the first fault fires, the runner asks whether the pipeline has set
 injected into a pipeline still starting up (or already falling behind) measures nothing about
 the fault, so such a run ends with status ``invalid-baseline``, applies no fault, and fails.
 
-Settled means, over the last ``window_s`` seconds of producing — stretched to cover
-``min_batches + 1`` trigger intervals — (or all of them, if fewer):
+A batch's *period* is the trigger interval, or the time the newest batches took when that
+is longer (a batch that outlasts its trigger starts the next one late). Settled means, over
+the last ``window_s`` seconds of producing — stretched to cover ``min_batches + 1`` periods —
+(or all of them, if fewer):
 
 - Spark committed at least ``min_batches`` micro-batches that read input;
 - consumer lag has no strong upward trend: least-squares slope ≤ ``slope_share`` of the rate,
-  or ≤ rate × trigger / window when that is larger (loose on purpose: a trigger's lag
-  sawtooth of height rate × trigger tilts a short window's fit by up to that; the report's
-  sustainability rule is the strict one);
+  or ≤ rate × period / window when that is larger (loose on purpose: a lag sawtooth of height
+  rate × period tilts a short window's fit by up to that; the report's sustainability rule is
+  the strict one);
 - batches are short: the newest one took ≤ trigger interval + ``batch_slack_s`` (the batch
   limit);
 - lag is bounded by what batches within that limit leave: the newest total ≤ rate × 2 × the
@@ -63,7 +65,10 @@ def check(rule: SteadyStateRule, *, now: float, produce_started_at: float, rate_
           trigger_s: float, lag_history: list[tuple[float, int]],
           progress_file: Path) -> dict[str, Any]:
     """The verdict, with every figure it used (for the journal)."""
-    window_s = max(rule.window_s, (rule.min_batches + 1) * trigger_s)
+    recent = _batches(progress_file, produce_started_at)[-(rule.min_batches + 1):]
+    took_s = [((b.get("durationMs") or {}).get("triggerExecution") or 0) / 1000 for b in recent]
+    period_s = min(max([trigger_s, *took_s]), trigger_s + rule.batch_slack_s)
+    window_s = max(rule.window_s, (rule.min_batches + 1) * period_s)
     since = max(produce_started_at, now - window_s)
     batches = _batches(progress_file, since)
     lag = [(ts, total) for ts, total in lag_history if ts >= since]
@@ -71,7 +76,7 @@ def check(rule: SteadyStateRule, *, now: float, produce_started_at: float, rate_
     latest_lag = lag[-1][1] if lag else None
     last_batch_ms = ((batches[-1].get("durationMs") or {}).get("triggerExecution")
                      if batches else None)
-    slope_limit = max(1.0, rule.slope_share * rate_eps, rate_eps * trigger_s / window_s)
+    slope_limit = max(1.0, rule.slope_share * rate_eps, rate_eps * period_s / window_s)
     batch_limit_ms = (trigger_s + rule.batch_slack_s) * 1000
     lag_limit = rate_eps * 2 * batch_limit_ms / 1000
     why = []
@@ -86,7 +91,8 @@ def check(rule: SteadyStateRule, *, now: float, produce_started_at: float, rate_
         why.append(f"lag {latest_lag:,} > {lag_limit:,.0f}")
     if last_batch_ms is not None and last_batch_ms > batch_limit_ms:
         why.append(f"last batch took {last_batch_ms:,} ms > {batch_limit_ms:,.0f}")
-    return {"checked_at": now, "window_s": now - since, "passed": not why,
+    return {"checked_at": now, "window_s": now - since, "period_s": period_s,
+            "passed": not why,
             "why": "; ".join(why) or "settled", "batches": len(batches),
             "lag_slope_eps": slope, "lag_slope_limit_eps": slope_limit,
             "latest_lag": latest_lag, "lag_limit": lag_limit,

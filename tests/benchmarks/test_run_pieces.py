@@ -130,3 +130,24 @@ def test_stored_time_comes_from_the_acknowledged_write() -> None:
     times = acknowledged_times(stored, writes)
     # Its own attempt; a crashed attempt's row: the replay that covered it; nothing known.
     assert times.iloc[0] == 100.0 and times.iloc[1] == 100.0 and pd.isna(times.iloc[2])
+
+
+def test_steady_state_window_follows_batches_that_outlast_their_trigger(tmp_path: Path) -> None:
+    """Batches of 5.3 s at a 0.5 s trigger, keeping up at 200 events/s: lag saws by ~1,060
+    events per batch. A 10 s window holds one commit (a CI run was refused so); the window
+    covers three periods instead."""
+    rule = steady_state.SteadyStateRule()
+    now = time.time()
+    progress = tmp_path / "progress.jsonl"
+    ends = [now - 4.7 - 5.3 * i for i in range(6)][::-1]
+    _progress(progress, [(end, 1060, 5300) for end in ends])
+
+    def lag_at(ts: float) -> int:
+        since_commit = ts - max(end for end in ends if end <= ts)
+        return int(1060 + 200 * since_commit)  # the batch being written + what arrives
+
+    sawtooth = [(ts, lag_at(ts)) for ts in (now - 25 + i * 0.5 for i in range(50))]
+    verdict = steady_state.check(rule, now=now, produce_started_at=now - 60, rate_eps=200,
+                                 trigger_s=0.5, lag_history=sawtooth, progress_file=progress)
+    assert verdict["passed"], verdict["why"]
+    assert verdict["period_s"] == 5.3 and round(verdict["window_s"], 1) == 15.9
