@@ -5,6 +5,8 @@
   micro-batch commit (column ``source``), so the lag sawtooth of the trigger is sampled at
   its troughs and uniformly in between instead of aliasing;
 - ``ResourceSampler``: CPU % and RSS per service, children included → ``resources.csv``;
+- ``ClusterSampler`` (3 brokers): per partition of the run's topic, its leader, replicas and
+  ISR, and the active controller → ``cluster.csv`` (a failed read leaves a gap: unknown);
 - ``ProducerProgress``: the producer's last progress line (no file).
 
 The visibility probe lives in :mod:`benchmarks.visibility`. Each sampler is a thread with its
@@ -152,6 +154,29 @@ class LagSampler(Sampler):
     def stop(self) -> None:
         super().stop()
         self.consumer.close()
+
+
+class ClusterSampler(Sampler):
+    """Once a second: each partition's leader (-1 = none), replica and ISR counts, and the
+    active KRaft controller (-1 = none elected), read through the admin listener."""
+
+    columns = ("ts", "partition", "leader", "replicas", "isr", "controller")
+
+    def __init__(self, path: Path, bootstrap: str, topic: str, *, interval_s: float = 1.0,
+                 events: RunEvents | None = None) -> None:
+        super().__init__(path, interval_s=interval_s, events=events)
+        self.bootstrap, self.topic = bootstrap, topic
+
+    def sample(self) -> list[tuple[Any, ...]]:
+        from system.stack.kafka_state import cluster_view, partition_states
+
+        states = partition_states(self.bootstrap, self.topic)
+        controller = cluster_view(self.bootstrap).controller
+        now = time.time()
+        rows = [(now, s.partition, s.leader, len(s.replicas), len(s.isr), controller)
+                for s in states]
+        self.announce("under_replicated", sum(1 for r in rows if r[4] < r[3]))
+        return rows
 
 
 class ResourceSampler(Sampler):

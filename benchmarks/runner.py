@@ -29,6 +29,7 @@ from typing import Any
 
 from benchmarks import steady_state, versions
 from benchmarks.collectors import (
+    ClusterSampler,
     LagSampler,
     ProducerProgress,
     ResourceSampler,
@@ -303,6 +304,9 @@ class Run:
         self.lag = LagSampler(self.run_dir / "lag.csv", t.admin_bootstrap, self.topic,
                               self.run_dir / "spark_progress.jsonl", events=self.events)
         self.samplers = [self.lag, ResourceSampler(self.run_dir / "resources.csv", self._pids)]
+        if s.stack.kafka.brokers > 1:
+            self.samplers.append(ClusterSampler(self.run_dir / "cluster.csv", t.admin_bootstrap,
+                                                self.topic, events=self.events))
         if t.dashboard_url:
             probe = VisibilityProbe(
                 self.run_dir / "probe.csv", t.dashboard_url, t.admin_bootstrap, self.topic,

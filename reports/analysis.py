@@ -28,6 +28,7 @@ import pandas as pd
 
 from .accuracy import detector_accuracy, garbage_counts, prediction_column
 from .api import api_history, api_summary
+from .cluster import cluster_summary
 from .integrity import dead_lettered_event_ids, integrity_summary
 from .lag import lag_per_partition, lag_summary
 from .latency import (
@@ -170,6 +171,8 @@ def analyze_run(data: RunData,
         "api": api_summary(data.locust_stats),
         "spark": spark_batches(data.spark_progress),
         "resources": resource_summary(data.resources),
+        "cluster": cluster_summary(data.journal.get("faults") or [], data.cluster,
+                                   data.ledger, data.end),
     }
     return RunAnalysis(
         data=data, events=events, measured=measured, latency_per_second=per_second,

@@ -139,6 +139,28 @@ def lag_timeline_png(analysis: RunAnalysis) -> bytes:
                          "Consumer lag per partition and total (gaps = no sample)")
 
 
+def cluster_timeline_png(analysis: RunAnalysis) -> bytes:
+    """Offline and under-replicated partitions, and the active controller, per sample."""
+    from .cluster import cluster_per_sample
+
+    figure, axes = plt.subplots(figsize=FIGSIZE_WIDE)
+    samples = cluster_per_sample(analysis.data.cluster)
+    if samples.empty:
+        _empty(axes, "no cluster sample")
+    else:
+        seconds = samples["ts"] - analysis.data.origin
+        axes.step(seconds, samples["offline"], where="post", label="offline partitions")
+        axes.step(seconds, samples["under_replicated"], where="post",
+                  label="under-replicated partitions")
+        axes.set_ylim(bottom=0, top=max(1, int(samples["partitions"].max())) + 0.5)
+        controller = axes.twinx()
+        controller.plot(seconds, samples["controller"], "k.", ms=3, label="active controller")
+        controller.set_ylabel("controller id (-1 = none)")
+        axes.legend(loc="upper right", fontsize=8)
+    return _timeline_png(figure, axes, analysis, "time (s since origin)", "partitions",
+                         "Cluster: leaders, ISR and controller (gaps = no sample)")
+
+
 def hops_png(analysis: RunAnalysis) -> bytes:
     hops = analysis.figures["latency_ms"]["hops"]
     names = list(HOPS)

@@ -200,10 +200,30 @@ def _integrity(results: dict[str, Any]) -> str:
                    reason_table)
 
 
-def _recovery(results: dict[str, Any]) -> str:
+def _cluster(analysis: RunAnalysis, results: dict[str, Any]) -> list[str]:
+    """The cluster timeline and the per-broker-fault table (3-broker runs only)."""
+    cluster = results.get("cluster") or {}
+    if not cluster:
+        return []
+    columns = ["id", "label", "broker", "window_s", "leader_back_s", "isr_full_s",
+               "controller_moved_s", "max_offline", "max_under_replicated", "sends",
+               "unacked_sends", "errored_sends"]
+    faults = cluster.get("faults") or []
+    return [f"<h3>Cluster</h3><p>{cluster['samples']} samples; longest gap "
+            f"{cluster.get('longest_gap_s')} s; controllers seen "
+            f"{html.escape(str(cluster.get('controllers_seen')))}. Times in seconds from the "
+            "fault (leader, controller) or from when its heal began (ISR); empty = did not "
+            "happen while sampled.</p>",
+            image(plots.cluster_timeline_png(analysis), "cluster timeline"),
+            table(columns, [[f.get(c) for c in columns] for f in faults]) if faults else
+            '<p class="muted">No broker fault.</p>']
+
+
+def _recovery(analysis: RunAnalysis, results: dict[str, Any]) -> str:
     faults = results.get("recovery") or []
     if not faults:
-        return section("Recovery", '<p class="muted">No fault was applied.</p>')
+        return section("Recovery", '<p class="muted">No fault was applied.</p>',
+                       *_cluster(analysis, results))
     rows = [[f["id"], f["kind"], f["target"], f["duration_s"], f["baseline_lag"], f["peak_lag"],
              f["baseline_p99_ms"], f["peak_p99_ms"], f["status"], f["recovery_s"],
              f.get("unknown_seconds")] for f in faults]
@@ -215,7 +235,8 @@ def _recovery(results: dict[str, Any]) -> str:
                           "baseline p99 ms", "peak p99 ms", "status", "recovery s",
                           "unknown s"], rows,
                          ["pass" if f["status"] == "recovered" else "fail" for f in faults]),
-                   f"<p class=\"muted\">Tolerance: {html.escape(str(tolerance))}</p>")
+                   f"<p class=\"muted\">Tolerance: {html.escape(str(tolerance))}</p>",
+                   *_cluster(analysis, results))
 
 
 def _accuracy(results: dict[str, Any]) -> str:
@@ -260,7 +281,7 @@ def render_run_html(analysis: RunAnalysis, results: dict[str, Any]) -> str:
         section("Expectations", expectation_table(results.get("expectations", []))),
         _latency(analysis, results), _hops(analysis, results), _throughput(analysis, results),
         _sustainability(results), _lag(analysis, results), _integrity(results),
-        _recovery(results), _accuracy(results), _api(analysis, results),
+        _recovery(analysis, results), _accuracy(results), _api(analysis, results),
     ])
     return page(f"iotbench report — {run.get('scenario')} ({run.get('run_id')})", body)
 

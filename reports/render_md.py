@@ -98,6 +98,12 @@ def render_run_md(results: dict[str, Any]) -> str:
                   md_table(["fault", "kind", "target", "status", "recovery s", "unknown s"],
                            [[f["id"], f["kind"], f["target"], f["status"], f["recovery_s"],
                              f.get("unknown_seconds")] for f in recovery])]
+    cluster_faults = (results.get("cluster") or {}).get("faults") or []
+    if cluster_faults:
+        columns = ["id", "broker", "leader_back_s", "isr_full_s", "controller_moved_s",
+                   "sends", "unacked_sends", "errored_sends"]
+        parts += ["### Broker faults\n",
+                  md_table(columns, [[f.get(c) for c in columns] for f in cluster_faults])]
     accuracy = results.get("accuracy") or {}
     if accuracy:
         parts += ["### Anomaly accuracy\n",

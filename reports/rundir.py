@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cluster import CLUSTER_COLUMNS
+
 LEDGER_COLUMNS = [
     "event_id", "device_id", "device_type", "seq", "truth_anomaly", "truth_kind",
     "scheduled_ts", "send_ts", "ack_ts", "partition", "offset", "error",
@@ -99,6 +101,8 @@ class RunData:
     resources: pd.DataFrame
     locust_stats: pd.DataFrame | None = None
     locust_history: pd.DataFrame | None = None
+    cluster: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CLUSTER_COLUMNS))
+    """``cluster.csv`` of a 3-broker run (leader, ISR, controller per sample); else empty."""
     extra: dict[str, Any] = field(default_factory=dict)
     has_topic: bool = True
     """False for run folders written before topic.parquet existed (Kafka classes unknown)."""
@@ -284,6 +288,7 @@ def load_run(run_dir: Path | str) -> RunData:
         spark_progress=_read_jsonl(run_dir / "spark_progress.jsonl"),
         probe=_read_csv(run_dir / "probe.csv", PROBE_COLUMNS),
         resources=_read_csv(run_dir / "resources.csv", RESOURCES_COLUMNS),
+        cluster=_read_csv(run_dir / "cluster.csv", CLUSTER_COLUMNS),
         locust_stats=_read_optional_csv(run_dir / "locust_stats.csv"),
         locust_history=_read_optional_csv(run_dir / "locust_stats_history.csv"),
         has_topic=(run_dir / "topic.parquet").exists(),

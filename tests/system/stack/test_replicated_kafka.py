@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -20,10 +21,12 @@ from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 from kafka.structs import TopicPartition
 
 from benchmarks.cli import build_parser
+from benchmarks.collectors import ClusterSampler
 from benchmarks.events import RunEvents
 from benchmarks.faults import FaultInjector, stack_handles
 from benchmarks.provider import native_target
 from benchmarks.scenario import ScenarioError, scenario_from_yaml
+from reports.cluster import broker_fault_table
 from system.config import Ports
 from system.stack import kafka as kafka_admin
 from system.stack.errors import StackError
@@ -325,7 +328,7 @@ def test_cutting_a_brokers_proxies_stops_its_traffic_and_it_rejoins(
 
 @pytest.mark.slow
 def test_role_targeted_faults_hit_the_broker_holding_the_role_when_they_fire(
-        cluster: NativeStack) -> None:
+        cluster: NativeStack, tmp_path: Path) -> None:
     """``kafka-leader`` (partition 0) and ``kafka-controller`` are resolved from the cluster's
     metadata when they fire; the heal starts that same broker and the ISR fills again."""
     e = cluster.endpoints
@@ -344,6 +347,8 @@ def test_role_targeted_faults_hit_the_broker_holding_the_role_when_they_fire(
                          if s.partition == 0)
     controller_before = cluster_view(e.direct_bootstrap).controller
     leader_fault, controller_fault = scenario.fault_schedule()
+    sampler = ClusterSampler(tmp_path / "cluster.csv", e.direct_bootstrap, topic)
+    sampler.start()
     try:
         injector.apply(leader_fault)
         entry = injector.active[leader_fault.index]
@@ -372,13 +377,23 @@ def test_role_targeted_faults_hit_the_broker_holding_the_role_when_they_fire(
             assert time.monotonic() < deadline, "no new active controller"
             time.sleep(0.5)
         injector.heal(controller_fault.index)
+        healed = kafka_admin.wait_topic_ready(e.direct_bootstrap, topic, 90)
+        time.sleep(2)  # a sample of the healed cluster
     finally:
         injector.heal_all()
+        sampler.stop()
     assert [x["resolved"] for x in entries] == [f"kafka-{leader_before}",
                                                 f"kafka-{controller_before}"]
     assert all(x["healed_at"] and not x["error"] for x in entries)
-    healed = kafka_admin.wait_topic_ready(e.direct_bootstrap, topic, 90)
     assert all(sorted(s.isr) == [1, 2, 3] for s in healed)
+    # The run's cluster timeline sees the same story from its own samples.
+    cluster = pd.read_csv(tmp_path / "cluster.csv")
+    no_sends = pd.DataFrame({"send_ts": [], "ack_ts": [], "error": []})
+    leader_row, controller_row = broker_fault_table(entries, cluster, no_sends,
+                                                    end=time.time())
+    assert leader_row["broker"] == leader_before and leader_row["leader_back_s"] is not None
+    assert leader_row["max_under_replicated"] >= 1 and leader_row["isr_full_s"] is not None
+    assert controller_row["controller_moved_s"] is not None
 
 
 @pytest.mark.slow
