@@ -32,12 +32,16 @@ EXIT_BAD_INPUT = 2
 
 
 def _sigterm_as_interrupt() -> None:
-    """Treat SIGTERM like Ctrl-C so every command cleans up the same way."""
+    """Treat SIGTERM like Ctrl-C so every command cleans up the same way — and SIGINT too,
+    explicitly: a command started in the background by a shell without job control (a CI
+    runner, ``make test &``) inherits SIGINT as ignored, and Python then never raises
+    KeyboardInterrupt for it (the producer and the processor handle both signals likewise)."""
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 # ---------------------------------------------------------------- commands
