@@ -38,7 +38,10 @@ class SteadyStateRule:
     window_s: float = 10.0
     min_batches: int = 2
     slope_share: float = 0.10
-    batch_slack_s: float = 5.0
+    batch_slack_s: float = 10.0
+    """A fresh Spark app's first batches take 20-35 s on the 2-core CI machine; its steady
+    batches with the FerretDB-SQLite sink took 2.2-6.1 s at 80 events/s (the report test's
+    run in a clean-clone CI): 10 s refuses the first and accepts the second."""
 
 
 def _batches(progress_file: Path, since: float) -> list[dict[str, Any]]:
