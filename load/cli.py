@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stop Locust the same way as Ctrl-C
+    # Explicitly, too: started in the background by a shell without job control, SIGINT is
+    # inherited as ignored — by Locust as well, which then never stops on our SIGINT. With a
+    # handler here, Locust starts with SIGINT at its default (exec resets handlers).
+    signal.signal(signal.SIGINT, _interrupt)
     return load_main(args)
 
 

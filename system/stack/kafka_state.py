@@ -5,9 +5,13 @@ answers stay available while faults cut the proxied paths."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from system.stack.errors import StackError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,29 @@ def _admin(bootstrap: str):
     return admin(bootstrap)
 
 
+READ_ATTEMPTS = 3
+
+
+def _read(read: Callable[[], T]) -> T:
+    """``read()``, again on a connection error: while a broker is down, a fresh admin client
+    may still pick it for its metadata request and be refused; the next one asks another."""
+    from kafka.errors import KafkaError
+
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return read()
+        except KafkaError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 def cluster_view(bootstrap: str) -> ClusterView:
+    return _read(lambda: _cluster_view(bootstrap))
+
+
+def _cluster_view(bootstrap: str) -> ClusterView:
     client = _admin(bootstrap)
     try:
         described = client.describe_cluster()
@@ -70,6 +96,10 @@ def cluster_ready(bootstrap: str, brokers: int, node: int | None = None) -> bool
 
 def partition_states(bootstrap: str, topic: str) -> list[PartitionState]:
     """Leader, replicas and ISR of each partition; [] when the topic does not exist."""
+    return _read(lambda: _partition_states(bootstrap, topic))
+
+
+def _partition_states(bootstrap: str, topic: str) -> list[PartitionState]:
     client = _admin(bootstrap)
     try:
         topics = client.describe_topics([topic])
