@@ -407,9 +407,10 @@ def test_role_targeted_faults_hit_the_broker_holding_the_role_when_they_fire(
 @pytest.mark.slow
 def test_isolate_cuts_every_proxy_into_one_broker_and_heals(cluster: NativeStack) -> None:
     """``isolate: kafka-N`` closes every proxy *into* broker N: no client and no follower
-    reaches it (a send to its partition times out, its followers drop out of the ISR), while
-    its own connections out to its peers' proxies still work — it keeps heartbeating to the
-    controller, so it is not fenced and keeps its leadership. Healed, the ISR fills again."""
+    reaches it, so a send to its partition times out. Its own connections out to its peers'
+    proxies still work — it keeps heartbeating to the controller, is not fenced and keeps
+    its leadership. Its ISR is not pinned: no write reaches it, yet one run here saw
+    (1, 2, 3) stay whole and another (1, 2). Healed, the ISR is full and sends succeed."""
     e = cluster.endpoints
     topic = _new_topic(cluster, partitions=3)
     controller = cluster_view(e.direct_bootstrap).controller
@@ -427,10 +428,10 @@ def test_isolate_cuts_every_proxy_into_one_broker_and_heals(cluster: NativeStack
         assert [n for n in broker_link_names(victim.leader) if proxies[n]["enabled"]] == []
         with pytest.raises(KafkaTimeoutError):
             _produce(e.producer_bootstrap, topic, victim.partition, 5, acks=1)
-        deadline = time.monotonic() + 45  # replica.lag.time.max.ms is 10 s here
-        while _isr(e.direct_bootstrap, topic, victim.partition) != (victim.leader,):
-            assert time.monotonic() < deadline, "the cut-off followers never left the ISR"
-            time.sleep(1)
+        time.sleep(12)  # past replica.lag.time.max.ms (10 s): a fenced broker would be gone
+        after = next(s for s in partition_states(e.direct_bootstrap, topic)
+                     if s.partition == victim.partition)
+        assert after.leader == victim.leader, after
         injector.heal(isolate.index)
     finally:
         injector.heal_all()
