@@ -54,9 +54,10 @@ __all__ = [
 
 MAX_MATRIX_POINTS = 1000
 """A larger sweep is almost certainly a typo (and would run for days)."""
-KAFKA_PYTHON_EPS_PER_PROCESS = 12_000
+KAFKA_PYTHON_EPS_PER_PROCESS = 3_000
 """Above this a kafka-python producer process measures itself: ~80 % of the one-process
-ceiling recorded by ``iotbench ceilings`` (benchmarks/results/ceilings.json)."""
+ceiling recorded by ``python -m benchmarks.producer_ceiling --client both`` (3,940 events/s,
+benchmarks/results/producer-clients.json, 2026-12-03)."""
 
 
 class Scenario(Strict):

@@ -280,7 +280,8 @@ class Producer(Strict):
     processes: int = Field(1, ge=1, le=64, description="Producer processes sharing the rate.")
     client: Literal["kafka-python", "confluent-kafka"] = Field(
         "kafka-python",
-        description="Kafka client library (confluent-kafka: librdkafka, not measured here yet).",
+        description="Kafka client library (ceilings side by side in "
+        "benchmarks/results/producer-clients.json).",
     )
     acks: Literal[0, 1, "all"] = Field(
         "all", description="Acknowledgement the producer waits for: 0 none (fire and forget; "
