@@ -365,16 +365,21 @@ class ProcessFault(FaultTiming):
         return f"{self.action} {self.process}"
 
 
-class IsolateFault(FaultTiming):
+class TimedFault(FaultTiming):
+    """A fault that lasts ``duration_s`` and is healed at its end."""
+
+    duration_s: float = Field(gt=0, description="How long the fault lasts; healed at its end.")
+
+    def window_s(self) -> float | None:
+        return self.duration_s
+
+
+class IsolateFault(TimedFault):
     """Every proxy into one broker disabled (its clients', its replication and controller
     listeners): the broker is cut off from everyone. A partition between just two brokers is
     not possible with proxies (a listener advertises one address to all its peers)."""
 
     isolate: BrokerName = Field(description="The broker cut off.")
-    duration_s: float = Field(gt=0, description="How long until its proxies are enabled again.")
-
-    def window_s(self) -> float | None:
-        return self.duration_s
 
     def default_label(self) -> str:
         return f"isolate {self.isolate}"
@@ -389,16 +394,12 @@ class CpuHogAttributes(Strict):
     cores: int = Field(ge=1, le=64, description="Busy processes, each keeping one core busy.")
 
 
-class ResourceFault(FaultTiming):
+class ResourceFault(TimedFault):
     """A noisy neighbour: ``cpu_hog.cores`` busy processes on this machine, beside the stack,
     for ``duration_s`` (each also ends by itself 30 s after its window, should the harness
     die before it heals them)."""
 
     cpu_hog: CpuHogAttributes = Field(description="cores: how many busy processes.")
-    duration_s: float = Field(gt=0, description="How long the processes run.")
-
-    def window_s(self) -> float | None:
-        return self.duration_s
 
     def default_label(self) -> str:
         return f"cpu_hog of {self.cpu_hog.cores} core(s)"

@@ -61,11 +61,13 @@ def _first_at_or_after(samples: pd.DataFrame, since: float, ok: pd.Series) -> fl
 
 
 def broker_fault_table(faults: list[dict[str, Any]], cluster: pd.DataFrame,
-                       ledger: pd.DataFrame, end: float) -> list[dict[str, Any]]:
-    """One row per broker fault of the journal (see the module docstring)."""
+                       ledger: pd.DataFrame, end: float,
+                       samples: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """One row per broker fault of the journal (see the module docstring); ``samples`` is
+    :func:`cluster_per_sample` of ``cluster`` when the caller has it already."""
     if cluster.empty:
         return []
-    samples = cluster_per_sample(cluster)
+    samples = cluster_per_sample(cluster) if samples is None else samples
     rows = []
     for entry in faults:
         broker, applied = fault_broker(entry), entry.get("applied_at")
@@ -113,5 +115,5 @@ def cluster_summary(faults: list[dict[str, Any]], cluster: pd.DataFrame,
         "controllers_seen": sorted(int(c) for c in samples["controller"].unique() if c >= 0),
         "max_offline": int(samples["offline"].max()),
         "max_under_replicated": int(samples["under_replicated"].max()),
-        "faults": broker_fault_table(faults, cluster, ledger, end),
+        "faults": broker_fault_table(faults, cluster, ledger, end, samples),
     }
