@@ -10,6 +10,7 @@ The concepts live in their own modules (one concept each):
 - :mod:`reports.expectations` outcomes a scenario declares it provokes
 - :mod:`reports.recovery`    time to recover after each fault
 - :mod:`reports.accuracy`    anomaly-detection accuracy per detector, NAB-style score
+- :mod:`reports.batches`     where each micro-batch's time went: Spark phases, sink steps
 - :mod:`reports.api`         dashboard API panel from Locust CSVs
 - :mod:`reports.sweep`       mean and 95 % CI over repetitions, capacity per stack setting
 - :mod:`reports.slo`         SLO evaluation and ``lookup``
@@ -28,6 +29,7 @@ import pandas as pd
 
 from .accuracy import detector_accuracy, garbage_counts, prediction_column
 from .api import api_history, api_summary
+from .batches import batch_breakdown, breakdown_summary
 from .cluster import cluster_summary
 from .integrity import dead_lettered_event_ids, integrity_summary
 from .lag import lag_per_partition, lag_summary
@@ -68,6 +70,8 @@ class RunAnalysis:
     throughput_per_second: pd.DataFrame
     lag: pd.DataFrame
     api_history: pd.DataFrame
+    batches: pd.DataFrame
+    """Per micro-batch, where its time went (:func:`reports.batches.batch_breakdown`)."""
     figures: dict[str, Any]
 
 
@@ -155,6 +159,7 @@ def analyze_run(data: RunData,
     latency = latency_summary(measured)
     latency["hops"] = hop_summary(measured)
     latency["all_events"] = latency_summary(events)["e2e_stored"]
+    batches = batch_breakdown(data.spark_progress, data.batch_timings)
     lag_total = lag["total"] if "total" in lag else pd.Series(dtype="float64")
     figures: dict[str, Any] = {
         "schema": "iotbench.results/1",
@@ -170,6 +175,7 @@ def analyze_run(data: RunData,
         "accuracy": _accuracy(data, events),
         "api": api_summary(data.locust_stats),
         "spark": spark_batches(data.spark_progress),
+        "batch_breakdown": breakdown_summary(batches),
         "resources": resource_summary(data.resources),
         "cluster": cluster_summary(data.journal.get("faults") or [], data.cluster,
                                    data.ledger, data.end),
@@ -178,7 +184,8 @@ def analyze_run(data: RunData,
         data=data, events=events, measured=measured, latency_per_second=per_second,
         visible_per_second=visible_per_second,
         throughput_per_second=throughput_per_second(events, origin), lag=lag,
-        api_history=api_history(data.locust_history, origin), figures=figures,
+        api_history=api_history(data.locust_history, origin), batches=batches,
+        figures=figures,
     )
 
 

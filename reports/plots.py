@@ -161,6 +161,38 @@ def cluster_timeline_png(analysis: RunAnalysis) -> bytes:
                          "Cluster: leaders, ISR and controller (gaps = no sample)")
 
 
+BREAKDOWN_SHOWN = 9
+"""Components drawn on their own in the batch breakdown; the rest are summed as "other"."""
+
+
+def batch_breakdown_png(analysis: RunAnalysis) -> bytes:
+    """Each micro-batch as a stacked bar of its components (ms), at its start time."""
+    from .batches import component_columns
+
+    frame = analysis.batches
+    figure, axes = plt.subplots(figsize=FIGSIZE_WIDE)
+    if frame.empty:
+        _empty(axes, "no batch timings (batch_timings.jsonl)")
+        return _timeline_png(figure, axes, analysis, "batch start (s since origin)", "ms",
+                             "Where each micro-batch's time went")
+    columns = component_columns(frame)
+    ranked = sorted(columns, key=lambda c: -float(frame[c].mean()))
+    shown = [c for c in columns if c in ranked[:BREAKDOWN_SHOWN]]
+    other = frame[[c for c in columns if c not in shown]].sum(axis=1)
+    seconds = frame["start"] - analysis.data.origin
+    width = max(0.2, float(np.nanmedian(np.diff(seconds))) * 0.8) if len(frame) > 1 else 1.0
+    bottom = np.zeros(len(frame))
+    for column, values in [*((c, frame[c]) for c in shown), ("other", other)]:
+        values = values.clip(lower=0).to_numpy()
+        axes.bar(seconds, values, width=width, bottom=bottom, label=column, align="edge")
+        bottom += values
+    axes.plot(seconds + width / 2, frame["duration_ms"], "k_", ms=8,
+              label="batch duration (triggerExecution)")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    return _timeline_png(figure, axes, analysis, "batch start (s since origin)", "ms",
+                         "Where each micro-batch's time went (Spark phases, sink steps)")
+
+
 def hops_png(analysis: RunAnalysis) -> bytes:
     hops = analysis.figures["latency_ms"]["hops"]
     names = list(HOPS)

@@ -73,6 +73,18 @@ def _latency_md(results: dict[str, Any]) -> list[str]:
     return parts
 
 
+def _batch_breakdown_md(results: dict[str, Any]) -> list[str]:
+    breakdown = results.get("batch_breakdown") or {}
+    components = breakdown.get("components") or {}
+    if not components:
+        return []
+    return [f"### Where a micro-batch's time went (mean of {breakdown['batches']} batches, "
+            f"{breakdown['mean_batch_ms']} ms, {breakdown['mean_rows']} rows)\n",
+            md_table(["component", "mean ms", "share", "calls per batch"],
+                     [[name, c["mean_ms"], c["share"], c["calls_per_batch"]]
+                      for name, c in components.items()])]
+
+
 def render_run_md(results: dict[str, Any]) -> str:
     run = results.get("run", {})
     parts = [f"## iotbench — {run.get('scenario')} `{run.get('run_id')}`: "
@@ -91,7 +103,7 @@ def render_run_md(results: dict[str, Any]) -> str:
                   md_table(["check", "verdict", "evidence"],
                            [[c["name"], "✅" if c["passed"] else "❌", c.get("detail") or ""]
                             for c in sustainability.get("checks") or []])]
-    parts += _latency_md(results) + _integrity_md(results)
+    parts += _latency_md(results) + _batch_breakdown_md(results) + _integrity_md(results)
     recovery = results.get("recovery") or []
     if recovery:
         parts += ["### Recovery\n",

@@ -103,6 +103,8 @@ class RunData:
     locust_history: pd.DataFrame | None = None
     cluster: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CLUSTER_COLUMNS))
     """``cluster.csv`` of a 3-broker run (leader, ISR, controller per sample); else empty."""
+    batch_timings: list[dict[str, Any]] = field(default_factory=list)
+    """``batch_timings.jsonl``: per micro-batch, the sink slices' steps (see reports.batches)."""
     extra: dict[str, Any] = field(default_factory=dict)
     has_topic: bool = True
     """False for run folders written before topic.parquet existed (Kafka classes unknown)."""
@@ -286,6 +288,7 @@ def load_run(run_dir: Path | str) -> RunData:
         replays=_read_parquet(run_dir / "replays.parquet", REPLAY_COLUMNS),
         lag=_read_csv(run_dir / "lag.csv", LAG_COLUMNS),
         spark_progress=_read_jsonl(run_dir / "spark_progress.jsonl"),
+        batch_timings=_read_jsonl(run_dir / "batch_timings.jsonl"),
         probe=_read_csv(run_dir / "probe.csv", PROBE_COLUMNS),
         resources=_read_csv(run_dir / "resources.csv", RESOURCES_COLUMNS),
         cluster=_read_csv(run_dir / "cluster.csv", CLUSTER_COLUMNS),

@@ -19,6 +19,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database", default=DATABASE)
     p.add_argument("--checkpoint", required=True, type=Path, help="checkpoint directory")
     p.add_argument("--progress", type=Path, help="append each batch's progress JSON here")
+    p.add_argument("--batch-timings", type=Path,
+                   help="append, per micro-batch, where its time went (one JSON line: the "
+                   "driver's foreachBatch wall time and each partition slice's steps)")
     p.add_argument("--detector", choices=detectors.DETECTORS, default="threshold",
                    help="which detector sets is_anomaly (every detector always runs)")
     p.add_argument("--threshold", type=float, default=detectors.THRESHOLD_C)
@@ -91,6 +95,22 @@ class ProgressFile:
             f.write(line + "\n")
 
 
+class BatchTimingsFile:
+    """``batch_timings.jsonl``: per micro-batch, ``batchId``, the driver's wall time of its
+    ``foreachBatch`` (``started``/``ended``, epoch s; Spark's ``addBatch`` wraps it) and the
+    slices' :class:`~system.processor.sink.SliceTimings` (empty slices left out)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+
+    def write(self, batch_id: int, started: float, ended: float, slices: list[dict]) -> None:
+        line = {"batchId": batch_id, "started": started, "ended": ended,
+                "slices": [s for s in slices if s["rows"] or s["dead"]]}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+
 def run(args: argparse.Namespace) -> int:
     from system.processor.session import build_session
 
@@ -114,8 +134,13 @@ def run(args: argparse.Namespace) -> int:
     spark.sparkContext.parallelize(range(slots), slots).foreachPartition(
         lambda _: warm_up(config))
 
+    timings = BatchTimingsFile(args.batch_timings) if args.batch_timings else None
+
     def write_batch(df, batch_id: int) -> None:
-        df.foreachPartition(sink)
+        started = time.time()
+        slices = df.rdd.mapPartitions(lambda rows: [sink(rows)]).collect()
+        if timings is not None:
+            timings.write(batch_id, started, time.time(), slices)
 
     writer = (reader.load().select("value", "partition", "offset", "timestamp")
               .writeStream.foreachBatch(write_batch)

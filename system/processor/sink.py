@@ -30,10 +30,13 @@ device, so a device's readings arrive here in order and no two tasks share a dev
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,6 +73,45 @@ def _db(config: SinkConfig):
     return client[config.database]
 
 
+@dataclass
+class SliceTimings:
+    """Where one partition slice's time went: per step, how many calls and how many ms.
+
+    Steps: ``read`` (pulling rows from Spark, which fetches them from Kafka), ``validate``,
+    ``detect`` (the detectors, CPU only) and one step per MongoDB operation, named
+    ``<collection>.<operation>``. ``total_ms`` is the slice's wall time, from its first row
+    request to its last acknowledgement, so the steps can be checked to cover it.
+    """
+
+    partition: int | None = None
+    pid: int = field(default_factory=os.getpid)
+    """The Python worker that ran the slice (Spark reuses its workers: repeats are expected)."""
+    rows: int = 0
+    dead: int = 0
+    started: float = field(default_factory=time.time)
+    total_ms: float = 0.0
+    steps: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, step: str, ms: float, calls: int = 1) -> None:
+        entry = self.steps.setdefault(step, {"calls": 0, "ms": 0.0})
+        entry["calls"] += calls
+        entry["ms"] += ms
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, (time.perf_counter() - t0) * 1000)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"partition": self.partition, "pid": self.pid, "rows": self.rows,
+                "dead": self.dead, "started": self.started, "total_ms": round(self.total_ms, 3),
+                "steps": {k: {"calls": int(v["calls"]), "ms": round(v["ms"], 3)}
+                          for k, v in self.steps.items()}}
+
+
 def _utc(ms_or_dt: Any) -> datetime:
     if isinstance(ms_or_dt, datetime):
         # pyspark hands TimestampType values over as naive *local* times.
@@ -77,14 +119,20 @@ def _utc(ms_or_dt: Any) -> datetime:
     return datetime.fromtimestamp(ms_or_dt / 1000, tz=timezone.utc)
 
 
-def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
-    """``rows``: Spark Rows with ``value`` (bytes), ``partition``, ``offset``, ``timestamp``."""
+def write_partition(rows: Iterable[Any], config: SinkConfig) -> dict[str, Any]:
+    """``rows``: Spark Rows with ``value`` (bytes), ``partition``, ``offset``, ``timestamp``.
+
+    Returns the slice's :class:`SliceTimings` as a dict (the driver records them)."""
+    t0 = time.perf_counter()
+    timings = SliceTimings()
     processing_start = datetime.now(timezone.utc)
     events: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
+    validate_s = 0.0
     for row in rows:
         coords = {"kafka_partition": row.partition, "kafka_offset": row.offset,
                   "kafka_ts": _utc(row.timestamp)}
+        v0 = time.perf_counter()
         try:
             record = schema.parse(row.value)
         except schema.Invalid as exc:
@@ -92,27 +140,40 @@ def write_partition(rows: Iterable[Any], config: SinkConfig) -> None:
             dead.append({**coords, "reason": str(exc), "reason_kind": schema.reason_kind(str(exc)),
                          "raw": raw[:schema.MAX_BYTES].decode("utf-8", "replace"),
                          "raw_bytes": len(raw)})
+            validate_s += time.perf_counter() - v0
             continue
+        validate_s += time.perf_counter() - v0
         events.append({**record, **coords})
-    if not events and not dead:
-        return
-    db = _db(config)
+    timings.add("validate", validate_s * 1000, len(events) + len(dead))
+    timings.add("read", (time.perf_counter() - t0 - validate_s) * 1000)
+    timings.rows, timings.dead = len(events), len(dead)
+    if events or dead:
+        timings.partition = (events or dead)[0]["kafka_partition"]
+        _write(_db(config), events, dead, processing_start, config, timings)
+    timings.total_ms = (time.perf_counter() - t0) * 1000
+    return timings.as_dict()
+
+
+def _write(db: Any, events: list[dict[str, Any]], dead: list[dict[str, Any]],
+           processing_start: datetime, config: SinkConfig, timings: SliceTimings) -> None:
     if events:
-        states = _detect(db, events, config)
+        states = _detect(db, events, config, timings)
         write_id = uuid.uuid4().hex
         written_at = datetime.now(timezone.utc)
         for event in events:
             event["processing_start"] = processing_start
             event["written_at"] = written_at  # insert issued (acknowledged: sink_writes)
             event["write_id"] = write_id
-        inserted = (_insert_events(db, events) if config.mode == "idempotent"
-                    else _append_events(db, events))
-        _note_write(db, write_id, events, processing_start, config.mode)
-        _bump_device_stats(db, events, inserted)
-        views.update(db, events)
-        _save_states(db, states)
+        inserted = (_insert_events(db, events, timings) if config.mode == "idempotent"
+                    else _append_events(db, events, timings))
+        with timings.step(f"{SINK_WRITES}.insert_one"):
+            _note_write(db, write_id, events, processing_start, config.mode)
+        _bump_device_stats(db, events, inserted, timings)
+        views.update(db, events, timings=timings)
+        _save_states(db, states, timings)
     if dead:
-        _insert_dead_letters(db, dead, config)
+        with timings.step(f"{DEAD_LETTER}.insert_many"):
+            _insert_dead_letters(db, dead, config)
 
 
 def _note_write(db: Any, write_id: str, events: list[dict[str, Any]],
@@ -126,13 +187,17 @@ def _note_write(db: Any, write_id: str, events: list[dict[str, Any]],
         "mode": mode})
 
 
-def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
-            ) -> dict[str, detectors.DeviceState]:
+def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig,
+            timings: SliceTimings) -> dict[str, detectors.DeviceState]:
     """Run every detector on every event (``is_anomaly`` is the primary one's verdict);
     returns the stateful detectors' updated per-device states, saved after the events."""
     thermostats = sorted({e["device_id"] for e in events if e["device_type"] == "thermostat"})
-    states = {d["_id"]: detectors.DeviceState.from_dict(d) for d in
-              db[DETECTOR_STATE].find({"_id": {"$in": thermostats}})} if thermostats else {}
+    states: dict[str, detectors.DeviceState] = {}
+    if thermostats:
+        with timings.step(f"{DETECTOR_STATE}.find"):
+            states = {d["_id"]: detectors.DeviceState.from_dict(d) for d in
+                      db[DETECTOR_STATE].find({"_id": {"$in": thermostats}})}
+    t0 = time.perf_counter()
     every_detector = detectors.Detectors(threshold_c=config.threshold_c)
     for event in events:
         state = (states.setdefault(event["device_id"], detectors.DeviceState())
@@ -145,10 +210,11 @@ def _detect(db: Any, events: list[dict[str, Any]], config: SinkConfig
         event["detector"] = config.primary_detector
         event["anomaly_score"] = primary.score
         event["anomaly_rule"] = primary.rule
+    timings.add("detect", (time.perf_counter() - t0) * 1000, len(events))
     return states
 
 
-def _insert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
+def _insert_events(db: Any, events: list[dict[str, Any]], timings: SliceTimings) -> set[str]:
     """Insert with ``_id = event_id``; returns the ids this call inserted.
 
     An event already stored (a replayed micro-batch) fails on the unique ``_id`` and is
@@ -161,17 +227,20 @@ def _insert_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
 
     docs = [{"_id": e["event_id"], **e} for e in events]
     try:
-        db[PROCESSED].insert_many(docs, ordered=False)
+        with timings.step(f"{PROCESSED}.insert_many"):
+            db[PROCESSED].insert_many(docs, ordered=False)
         return {e["event_id"] for e in events}
     except BulkWriteError as exc:
         replayed = _duplicates(exc, docs)
-    _note_replays(db, PROCESSED, replayed)
+    with timings.step(f"{REPLAYS}.insert_many"):
+        _note_replays(db, PROCESSED, replayed)
     return {e["event_id"] for e in events} - {d["event_id"] for d in replayed}
 
 
-def _append_events(db: Any, events: list[dict[str, Any]]) -> set[str]:
+def _append_events(db: Any, events: list[dict[str, Any]], timings: SliceTimings) -> set[str]:
     """The seed's naive write: every record becomes a new document (no idempotent key)."""
-    db[PROCESSED].insert_many([dict(e) for e in events], ordered=False)
+    with timings.step(f"{PROCESSED}.insert_many"):
+        db[PROCESSED].insert_many([dict(e) for e in events], ordered=False)
     return {e["event_id"] for e in events}
 
 
@@ -191,7 +260,8 @@ def _note_replays(db: Any, collection: str, replayed: list[dict[str, Any]]) -> N
         for d in replayed])
 
 
-def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]) -> None:
+def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str],
+                       timings: SliceTimings) -> None:
     """Add each stored event to its device's statistics exactly once.
 
     Every device document remembers, per Kafka partition, the highest offset already
@@ -203,7 +273,8 @@ def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]
     from pymongo import UpdateOne
 
     devices = sorted({e["device_id"] for e in events})
-    current = {d["_id"]: d for d in db[DEVICE_STATS].find({"_id": {"$in": devices}})}
+    with timings.step(f"{DEVICE_STATS}.find"):
+        current = {d["_id"]: d for d in db[DEVICE_STATS].find({"_id": {"$in": devices}})}
 
     def watermark(e: dict[str, Any]) -> int:
         applied = current.get(e["device_id"], {}).get("applied", {})
@@ -211,9 +282,13 @@ def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]
 
     fresh = [e for e in events if e["kafka_offset"] > watermark(e)]
     earlier = [e["event_id"] for e in fresh if e["event_id"] not in inserted]
-    stored = {d["_id"]: d for d in db[PROCESSED].find(
-        {"_id": {"$in": earlier}}, {"kafka_partition": 1, "kafka_offset": 1, "is_anomaly": 1,
-                                    "temperature_celsius": 1, "event_time": 1})} if earlier else {}
+    stored: dict[str, dict[str, Any]] = {}
+    if earlier:
+        with timings.step(f"{PROCESSED}.find"):
+            stored = {d["_id"]: d for d in db[PROCESSED].find(
+                {"_id": {"$in": earlier}}, {"kafka_partition": 1, "kafka_offset": 1,
+                                            "is_anomaly": 1, "temperature_celsius": 1,
+                                            "event_time": 1})}
     stats: dict[tuple[str, int], dict[str, Any]] = defaultdict(lambda: {
         "count": 0, "anomalies": 0, "temp_sum": 0.0, "temp_count": 0, "last": None, "to": -1})
     kinds: dict[str, str] = {}
@@ -249,13 +324,14 @@ def _bump_device_stats(db: Any, events: list[dict[str, Any]], inserted: set[str]
             ops.append(UpdateOne({"_id": device, key: seen if seen is not None
                                   else {"$exists": False}}, update))
     if ops:
-        views.write_in_chunks(db[DEVICE_STATS], ops)
+        views.write_in_chunks(db[DEVICE_STATS], ops, timings)
 
 
-def _save_states(db: Any, states: dict[str, detectors.DeviceState]) -> None:
+def _save_states(db: Any, states: dict[str, detectors.DeviceState],
+                 timings: SliceTimings) -> None:
     from pymongo import ReplaceOne
 
-    views.write_in_chunks(db[DETECTOR_STATE], [
+    views.write_in_chunks(db[DETECTOR_STATE], timings=timings, ops=[
         ReplaceOne({"_id": device}, {"_id": device, **state.to_dict()}, upsert=True)
         for device, state in states.items()])
 

@@ -125,7 +125,7 @@ def job_command(stack: NativeStack, topic: str, database: str, work: Path,
             "--master", master or e.spark_master_url, "--bootstrap", e.spark_bootstrap,
             "--mongo-uri", e.spark_mongo_uri, "--topic", topic, "--database", database,
             "--checkpoint", str(work / "ckpt"), "--progress", str(work / "progress.jsonl"),
-            "--trigger-ms", "500", *extra]
+            "--batch-timings", str(work / "batch_timings.jsonl"), "--trigger-ms", "500", *extra]
 
 
 class Job:
