@@ -168,10 +168,10 @@ class ClusterSampler(Sampler):
         self.bootstrap, self.topic = bootstrap, topic
 
     def sample(self) -> list[tuple[Any, ...]]:
-        from system.stack.kafka_state import cluster_view, partition_states
+        from system.stack.kafka_state import cluster_snapshot
 
-        states = partition_states(self.bootstrap, self.topic)
-        controller = cluster_view(self.bootstrap).controller
+        view, states = cluster_snapshot(self.bootstrap, self.topic)
+        controller = view.controller
         now = time.time()
         rows = [(now, s.partition, s.leader, len(s.replicas), len(s.isr), controller)
                 for s in states]

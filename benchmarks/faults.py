@@ -17,8 +17,10 @@ from typing import Any
 
 from benchmarks.events import RunEvents
 from benchmarks.provider import Target
+from benchmarks.clock_skew import ProducerClock
 from benchmarks.scenario_faults import (
     BROKER_ROLES,
+    ClockSkewFault,
     IsolateFault,
     ProcessFault,
     ResourceFault,
@@ -63,8 +65,10 @@ class FaultInjector:
 
     def __init__(self, schedule: list[ScheduledFault], target: Target,
                  handles: dict[str, ProcessHandle], events: RunEvents, log: Log,
-                 topic: str | None = None) -> None:
+                 topic: str | None = None, clock: ProducerClock | None = None) -> None:
         self.schedule = schedule
+        self.clock = clock
+        """The producer's libfaketime offset (runs with a ``clock_skew`` fault)."""
         self.topic = topic
         """The run's topic: ``kafka-leader`` is the leader of one of its partitions."""
         self.target = target
@@ -128,9 +132,9 @@ class FaultInjector:
         f = sf.fault
         entry: dict[str, Any] = {
             "id": sf.index, "label": sf.label,
-            "target": _target(f),
-            "kind": _kind(f),
-            "attributes": _attributes(f),
+            "target": f.journal_target(),
+            "kind": f.journal_kind(),
+            "attributes": f.journal_attributes(),
             "scheduled_start": self.t0 + sf.start_s,
             "scheduled_end": self.t0 + sf.end_s,
             "applied_at": None, "heal_started_at": None, "healed_at": None, "error": None,
@@ -143,6 +147,12 @@ class FaultInjector:
             elif isinstance(f, IsolateFault):
                 self._links().set_enabled(f.isolate, False)
                 entry["heal"] = ("enable", f.isolate)
+            elif isinstance(f, ClockSkewFault):
+                if self.clock is None:
+                    raise RuntimeError("clock_skew: the producer was not started under "
+                                       "libfaketime (the runner does that for its scenario)")
+                self.clock.step(f.clock_skew.offset_s)
+                entry["heal"] = ("reset_clock",)
             else:
                 self._apply_link(f, entry)
             entry["applied_at"] = time.time()
@@ -228,6 +238,8 @@ class FaultInjector:
                 self.handles[args[0]].pause(False)
             elif kind == "stop_hogs":
                 self._stop_hogs(args[0])
+            elif kind == "reset_clock":
+                self.clock.reset()  # type: ignore[union-attr]
             else:
                 self.handles[args[0]].start()
             entry["healed_at"] = time.time()
@@ -251,6 +263,8 @@ class FaultInjector:
                 self.log(f"heal failed: {exc}")
         for index in list(self._hogs):  # applied, then its journal entry failed
             self._stop_hogs(index)
+        if self.clock is not None:
+            self.clock.reset()
         if self.target.links is not None:
             try:
                 self.target.links.reset()
@@ -287,30 +301,3 @@ end = time.monotonic() + float(sys.argv[1])
 while time.monotonic() < end:
     pass
 """
-
-
-def _target(fault: Any) -> str:
-    if isinstance(fault, ProcessFault):
-        return fault.process
-    if isinstance(fault, IsolateFault):
-        return fault.isolate
-    return "cpu" if isinstance(fault, ResourceFault) else fault.link
-
-
-def _kind(fault: Any) -> str:
-    if isinstance(fault, ProcessFault):
-        return fault.action
-    if isinstance(fault, IsolateFault):
-        return "isolate"
-    return "cpu_hog" if isinstance(fault, ResourceFault) else fault.toxic
-
-
-def _attributes(fault: Any) -> dict[str, Any]:
-    if isinstance(fault, ResourceFault):
-        return fault.cpu_hog.model_dump()
-    if isinstance(fault, IsolateFault):
-        return {}
-    attrs = getattr(fault, "attributes", None)
-    if attrs is None:
-        return {"restart_after_s": getattr(fault, "restart_after_s", None)}
-    return attrs.model_dump() if hasattr(attrs, "model_dump") else dict(attrs)

@@ -157,13 +157,16 @@ class ProducerProcess(Child):
     PROGRESS = re.compile(r"sent\s+([\d,]+)\s+acked\s+([\d,]+)\s+failed\s+([\d,]+).*?rate\s+"
                           r"([\d,.]+)/s")
 
-    def __init__(self, run_dir: Path, args: list[str]) -> None:
+    def __init__(self, run_dir: Path, args: list[str],
+                 env: dict[str, str] | None = None) -> None:
         super().__init__(run_dir / "logs" / "producer.log")
         self.args = args
+        self.env = env
+        """Extra environment (libfaketime's, for a ``clock_skew`` fault)."""
         self._last: dict[str, Any] = {}
 
     def start(self) -> None:
-        self._launch([sys.executable, "-m", "system.producer.cli", *self.args])
+        self._launch([sys.executable, "-m", "system.producer.cli", *self.args], env=self.env)
 
     def progress(self) -> dict[str, Any]:
         """The last progress line the producer printed (sent, acked, failed, rate), or its

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import steady_state, versions
+from benchmarks.clock_skew import ProducerClock
 from benchmarks.collectors import (
     ClusterSampler,
     LagSampler,
@@ -42,6 +43,7 @@ from benchmarks.processes import ProcessorProcess, ProducerProcess
 from benchmarks.progress import ProgressLine
 from benchmarks.provider import Target, acquire, release
 from benchmarks.scenario import Scenario
+from benchmarks.scenario_faults import ClockSkewFault
 from benchmarks.topic_history import export_topic
 from benchmarks.visibility import VisibilityProbe
 from system.processor import store
@@ -145,14 +147,17 @@ class Run:
             took = self.processor.start()
             journal.event("processor started", seconds=round(took, 2))
         self._start_samplers()
-        self.producer = ProducerProcess(self.run_dir, self._producer_args())
+        clock = (ProducerClock(self.run_dir)
+                 if any(isinstance(f, ClockSkewFault) for f in s.faults) else None)
+        self.producer = ProducerProcess(self.run_dir, self._producer_args(),
+                                        env=clock.env() if clock else None)
         handles = {**stack_handles(t), "spark-driver": ProcessHandle(
             self.processor.kill, self.processor.pause, self.processor.stop,
             self.processor.start, partial(self.processor.lose_checkpoint,
                                           s.stack.starting_offsets)), "producer": ProcessHandle(
             self.producer.kill, self.producer.pause, self.producer.stop, _no_restart)}
         self.injector = FaultInjector(s.fault_schedule(), t, handles, self.events, self.log,
-                                      topic=self.topic)
+                                      topic=self.topic, clock=clock)
         self.injector.gate = self._steady_before_chaos
         self.injector.await_mid_batch = self._await_half_written_batch
         progress = ProgressLine(self.events, s.duration_s, enabled=self.show_progress)
@@ -266,6 +271,7 @@ class Run:
                 "--topic", self.topic, "--mongo-uri", t.spark_mongo_uri,
                 "--checkpoint", str(self.run_dir / "checkpoint"),
                 "--progress", str(self.run_dir / "spark_progress.jsonl"),
+                "--batch-timings", str(self.run_dir / "batch_timings.jsonl"),
                 "--detector", s.primary_detector, "--threshold", str(s.threshold),
                 "--sink-mode", s.sink.mode,
                 "--trigger-ms", str(s.trigger_ms),

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -166,6 +167,17 @@ class FaultTiming(Strict):
     def default_label(self) -> str:
         raise NotImplementedError
 
+    def journal_target(self) -> str:
+        """What the fault hits, as the journal names it (a link, a process, a broker…)."""
+        raise NotImplementedError
+
+    def journal_kind(self) -> str:
+        """What it does: the toxic, the process action, isolate, cpu_hog, clock_skew."""
+        raise NotImplementedError
+
+    def journal_attributes(self) -> dict[str, Any]:
+        return {}
+
     @model_validator(mode="after")
     def _ends_within_run(self, info: ValidationInfo) -> FaultTiming:
         duration = context_value(info, "duration_s")
@@ -200,6 +212,18 @@ class LinkFaultBase(FaultTiming):
 
     def default_label(self) -> str:
         return f"{getattr(self, 'toxic', '?')} on {self.link}"
+
+    def journal_target(self) -> str:
+        return self.link
+
+    def journal_kind(self) -> str:
+        return str(getattr(self, "toxic", "?"))
+
+    def journal_attributes(self) -> dict[str, Any]:
+        attrs = getattr(self, "attributes", None)
+        if attrs is None:
+            return {}
+        return attrs.model_dump() if isinstance(attrs, BaseModel) else dict(attrs)
 
 
 class ToxicFaultBase(LinkFaultBase):
@@ -364,6 +388,15 @@ class ProcessFault(FaultTiming):
     def default_label(self) -> str:
         return f"{self.action} {self.process}"
 
+    def journal_target(self) -> str:
+        return self.process
+
+    def journal_kind(self) -> str:
+        return self.action
+
+    def journal_attributes(self) -> dict[str, Any]:
+        return {"restart_after_s": self.restart_after_s}
+
 
 class TimedFault(FaultTiming):
     """A fault that lasts ``duration_s`` and is healed at its end."""
@@ -383,6 +416,12 @@ class IsolateFault(TimedFault):
 
     def default_label(self) -> str:
         return f"isolate {self.isolate}"
+
+    def journal_target(self) -> str:
+        return self.isolate
+
+    def journal_kind(self) -> str:
+        return "isolate"
 
     @model_validator(mode="after")
     def _three_brokers(self, info: ValidationInfo) -> IsolateFault:
@@ -404,8 +443,53 @@ class ResourceFault(TimedFault):
     def default_label(self) -> str:
         return f"cpu_hog of {self.cpu_hog.cores} core(s)"
 
+    def journal_target(self) -> str:
+        return "cpu"
 
-FAULT_KINDS = ("link", "process", "isolate", "cpu_hog")
+    def journal_kind(self) -> str:
+        return "cpu_hog"
+
+    def journal_attributes(self) -> dict[str, Any]:
+        return self.cpu_hog.model_dump()
+
+
+class ClockSkewAttributes(Strict):
+    service: Literal["producer"] = Field(
+        description="Whose wall clock is stepped: the producer (it stamps the events and the "
+        "ledger; the other services' clocks are the machine's).")
+    offset_s: float = Field(
+        description="Seconds the producer's wall clock is stepped by (+ ahead, - behind) for "
+        "the fault's window, through libfaketime; its send pace stays on monotonic time.")
+
+    @field_validator("offset_s")
+    @classmethod
+    def _a_real_step(cls, value: float) -> float:
+        if value == 0 or abs(value) > 86_400:
+            raise ValueError(f"offset_s must be non-zero and within ±86400 s, got {value:g}")
+        return value
+
+
+class ClockSkewFault(TimedFault):
+    """The producer's wall clock stepped by ``offset_s`` for ``duration_s`` (libfaketime,
+    Debian package ``faketime``): events and ledger carry the skewed time, so event-time
+    latency and the hop stamps show what a skewed producer clock does to them."""
+
+    clock_skew: ClockSkewAttributes = Field(description="service and offset_s.")
+
+    def default_label(self) -> str:
+        return f"clock_skew {self.clock_skew.service} {self.clock_skew.offset_s:+g} s"
+
+    def journal_target(self) -> str:
+        return f"{self.clock_skew.service}-clock"
+
+    def journal_kind(self) -> str:
+        return "clock_skew"
+
+    def journal_attributes(self) -> dict[str, Any]:
+        return self.clock_skew.model_dump()
+
+
+FAULT_KINDS = ("link", "process", "isolate", "cpu_hog", "clock_skew")
 """The key that tells a fault's kind; a fault has exactly one."""
 
 
@@ -418,6 +502,8 @@ def _fault_tag(value: Any) -> str | None:
         return "process"
     if "cpu_hog" in value:
         return "resource"
+    if "clock_skew" in value:
+        return "clock_skew"
     if "isolate" in value:
         return "isolate"
     toxic = value.get("toxic")
@@ -438,12 +524,14 @@ Fault = Annotated[
         | Annotated[ProcessFault, Tag("process")]
         | Annotated[ResourceFault, Tag("resource")]
         | Annotated[IsolateFault, Tag("isolate")]
+        | Annotated[ClockSkewFault, Tag("clock_skew")]
     ),
     Discriminator(
         _fault_tag,
         custom_error_type="fault_kind",
         custom_error_message="a fault needs exactly one of 'link' (with a toxic), 'process' "
-        "(with an action), 'isolate' (a broker) or 'cpu_hog' (with cores)",
+        "(with an action), 'isolate' (a broker), 'cpu_hog' (with cores) or 'clock_skew' "
+        "(with service and offset_s)",
     ),
 ]
 """One entry of ``faults``."""
@@ -452,7 +540,7 @@ LinkFault = (
     LatencyFault | BandwidthFault | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault
     | LimitDataFault | DownFault
 )
-AnyFault = LinkFault | ProcessFault | ResourceFault | IsolateFault
+AnyFault = LinkFault | ProcessFault | ResourceFault | IsolateFault | ClockSkewFault
 
 
 # --- the schedule ----------------------------------------------------------------------
@@ -512,6 +600,8 @@ def overlap_problems(faults: list[AnyFault]) -> list[str]:
             return f"link {fault.link} (down)"
         if isinstance(fault, IsolateFault):
             return f"link {fault.isolate} (down)"
+        if isinstance(fault, ClockSkewFault):
+            return f"clock {fault.clock_skew.service}"
         return None
 
     def span(fault: AnyFault) -> tuple[float, float]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from system.producer.errors import ProducerError
+from system.producer.schedule import pause
 
 OnAck = Callable[[int, int, int], None]
 OnError = Callable[[int, str], None]
@@ -242,7 +243,7 @@ class ConfluentClient:
                 raise ProducerError(f"confluent-kafka cannot start against "
                                     f"{settings.bootstrap}: {problem} after "
                                     f"{self._max_block_s:g} s")
-            time.sleep(0.2)
+            pause(0.2)
 
     def _stats(self, stats_json: str) -> None:
         if not self._ready.is_set() and '"idemp_state":"Assigned"' in stats_json.replace(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -194,16 +195,48 @@ class Schedule:
 
 class AnchoredClock:
     """Epoch seconds with monotonic precision: one ``time.time()`` reading plus the
-    monotonic time elapsed since."""
+    monotonic time elapsed since. The producer paces its sends by :meth:`now`, which never
+    jumps.
+
+    What it *writes* (event timestamps, the ledger's times) is :meth:`stamp`: ``now`` plus
+    ``skew_s``, how far the wall clock has stepped away from that anchor, re-read by
+    :meth:`watch` about once a second. A producer whose host clock is stepped (NTP, or the
+    ``clock_skew`` fault, which runs it under libfaketime) thus stamps its stepped clock, as
+    a producer reading its wall clock would, while its pace stays on monotonic time.
+    """
+
+    STEP_S = 0.05
+    """Wall-clock differences below this are drift, not a step (left at 0)."""
 
     def __init__(self) -> None:
         self.wall0 = time.time()
         self.mono0 = time.monotonic()
+        self.skew_s = 0.0
 
     def now(self) -> float:
         return self.wall0 + (time.monotonic() - self.mono0)
 
+    def watch(self) -> float:
+        """Re-read the wall clock; returns the skew now in effect."""
+        drift = time.time() - self.now()
+        self.skew_s = drift if abs(drift) >= self.STEP_S else 0.0
+        return self.skew_s
+
+    def stamp(self, epoch_s: float | None = None) -> float:
+        """``epoch_s`` (default: now) as the producer's wall clock shows it."""
+        return (self.now() if epoch_s is None else epoch_s) + self.skew_s
+
     def sleep_until(self, epoch_s: float) -> None:
-        delay = epoch_s - self.now()
-        if delay > 0:
-            time.sleep(delay)
+        pause(epoch_s - self.now())
+
+
+_NEVER_SET = threading.Event()
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds`` — not with ``time.sleep``: Python 3.11 sleeps with
+    ``clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)``, which libfaketime 0.9.10 (Debian's)
+    turns into EINVAL when it fakes the wall clock only (wolfcw/libfaketime#426), and the
+    ``clock_skew`` fault runs the producer under it. A timed wait is unaffected."""
+    if seconds > 0:
+        _NEVER_SET.wait(seconds)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from system.producer.clients import ClientSettings, make_client
 from system.producer.devices import Event, Fleet
 from system.producer.errors import ProducerError
 from system.producer.ledger import NO_ACK_BEFORE_CLOSE, LedgerWriter
-from system.producer.schedule import AnchoredClock, RateProfile, Schedule
+from system.producer.schedule import AnchoredClock, RateProfile, Schedule, pause
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 PROGRESS_INTERVAL_S = 1.0
@@ -137,7 +136,7 @@ class Sender:
         clock, ledger = self.clock, self.ledger
 
         def on_ack(token: int, partition: int, offset: int) -> None:
-            ledger.acked_at(token, clock.now(), partition, offset)
+            ledger.acked_at(token, clock.stamp(), partition, offset)
 
         self.client = make_client(self.job.client, on_ack, ledger.failed_with)
 
@@ -170,15 +169,16 @@ class Sender:
                         next_tick = max(next_tick + PROGRESS_INTERVAL_S, now)
                     if stop.is_set() or now >= scheduled:
                         break
-                    time.sleep(min(scheduled, next_tick) - now)  # ahead: wait, never per msg
+                    pause(min(scheduled, next_tick) - now)  # ahead: wait, never per msg
                     now = clock.now()
                 if stop.is_set():
                     break
-                value = encode_message(event, scheduled)
+                stamped = clock.stamp(scheduled)  # the scheduled time as its wall clock says
+                value = encode_message(event, stamped)
                 last_send = clock.now()
                 token = ledger.sent((event.event_id, event.device_id, event.device_type,
                                      event.seq, event.truth_anomaly, event.truth_kind,
-                                     event.truth_detail, scheduled, last_send))
+                                     event.truth_detail, stamped, clock.stamp(last_send)))
                 try:
                     client.send(token, event.device_id.encode(), value)
                 except ProducerError as exc:
@@ -196,6 +196,7 @@ class Sender:
                 "send_failures": self.send_failures, "interrupted": stop.reason}
 
     def _tick(self, now: float, delays: list[float], sent_in_interval: int) -> None:
+        self.clock.watch()
         self.client.poll()
         self.ledger.maybe_flush(now)
         if self.on_progress is None:

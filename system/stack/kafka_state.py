@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from system.stack.errors import StackError
 
@@ -70,16 +70,32 @@ def cluster_view(bootstrap: str) -> ClusterView:
 def _cluster_view(bootstrap: str) -> ClusterView:
     client = _admin(bootstrap)
     try:
-        described = client.describe_cluster()
-        brokers = {b["broker_id"]: f"{b['host']}:{b['port']}"
-                   for b in described.get("brokers", []) if not b.get("is_fenced")}
-        # DescribeCluster's controller_id is a random broker under KRaft (clients cannot
-        # talk to controllers); the quorum's leader is the active controller.
-        quorum = client.describe_metadata_quorum()
-        leader = quorum["topics"][0]["partitions"][0]["leader_id"]
-        return ClusterView(dict(sorted(brokers.items())), int(leader))
+        return _view_with(client)
     finally:
         client.close()
+
+
+def _view_with(client: Any) -> ClusterView:
+    described = client.describe_cluster()
+    brokers = {b["broker_id"]: f"{b['host']}:{b['port']}"
+               for b in described.get("brokers", []) if not b.get("is_fenced")}
+    # DescribeCluster's controller_id is a random broker under KRaft (clients cannot
+    # talk to controllers); the quorum's leader is the active controller.
+    quorum = client.describe_metadata_quorum()
+    leader = quorum["topics"][0]["partitions"][0]["leader_id"]
+    return ClusterView(dict(sorted(brokers.items())), int(leader))
+
+
+def cluster_snapshot(bootstrap: str, topic: str) -> tuple[ClusterView, list[PartitionState]]:
+    """The cluster view and ``topic``'s partition states, read through one admin client."""
+    def read() -> tuple[ClusterView, list[PartitionState]]:
+        client = _admin(bootstrap)
+        try:
+            return _view_with(client), _states_with(client, topic)
+        finally:
+            client.close()
+
+    return _read(read)
 
 
 def cluster_ready(bootstrap: str, brokers: int, node: int | None = None) -> bool:
@@ -102,9 +118,13 @@ def partition_states(bootstrap: str, topic: str) -> list[PartitionState]:
 def _partition_states(bootstrap: str, topic: str) -> list[PartitionState]:
     client = _admin(bootstrap)
     try:
-        topics = client.describe_topics([topic])
+        return _states_with(client, topic)
     finally:
         client.close()
+
+
+def _states_with(client: Any, topic: str) -> list[PartitionState]:
+    topics = client.describe_topics([topic])
     states = []
     for t in topics:
         if t.get("error_code", 0) != 0 or t.get("name") != topic:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import clock_skew
 from benchmarks.events import RunEvents
 from benchmarks.faults import FaultInjector
 from benchmarks.provider import Target
@@ -73,3 +74,66 @@ def test_a_bad_cpu_hog_is_named(fault: dict, message: str) -> None:
     with pytest.raises(ScenarioError) as raised:
         parse_scenario({**BASE, "faults": [fault]})
     assert message in str(raised.value)
+
+
+# ------------------------------------------------------------------ clock_skew
+
+CLOCK_PROBE = """
+import json, sys
+from system.producer.schedule import AnchoredClock, pause
+clock = AnchoredClock()
+for _ in range(int(sys.argv[1])):
+    clock.watch()
+    print(json.dumps({"now": clock.now(), "stamp": clock.stamp(), "skew": clock.skew_s}),
+          flush=True)
+    pause(0.5)  # time.sleep would fail here: libfaketime#426
+"""
+
+
+@pytest.mark.skipif(clock_skew.library() is None, reason=clock_skew.INSTALL_HINT)
+def test_clock_skew_steps_the_producers_stamps_not_its_pace(tmp_path: Path) -> None:
+    """The fault writes the offset libfaketime reads; the producer's clock then stamps the
+    stepped wall clock while ``now`` (its pace) goes on smoothly; the heal steps it back."""
+    import json
+    import subprocess
+    import sys
+
+    scenario = parse_scenario({**BASE, "faults": [
+        {"at_s": 0, "duration_s": 20, "clock_skew": {"service": "producer", "offset_s": -7.5}}]})
+    (scheduled,) = scenario.fault_schedule()
+    clock = clock_skew.ProducerClock(tmp_path)
+    entries: list[dict] = []
+    events = RunEvents()
+    events.fault_healed.add_listener(lambda entry: entries.append(entry))
+    injector = FaultInjector([scheduled], Target("native", "", "", "", "", "", "", None, None),
+                             {}, events, log=lambda _: None, clock=clock)
+    probe = subprocess.Popen([sys.executable, "-c", CLOCK_PROBE, "14"], stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, **clock.env(),
+                                             "PYTHONPATH": str(Path(__file__).parents[2])})
+    lines = [json.loads(probe.stdout.readline())]
+    injector.apply(scheduled)
+    for _ in range(6):
+        lines.append(json.loads(probe.stdout.readline()))
+    injector.heal(scheduled.index)
+    lines += [json.loads(line) for line in probe.stdout]
+    assert probe.wait(timeout=30) == 0
+    skews = [round(line["skew"], 1) for line in lines]
+    assert skews[0] == 0.0 and -7.5 in skews and skews[-1] == 0.0, skews
+    steps = [b["now"] - a["now"] for a, b in zip(lines, lines[1:])]
+    assert all(0.3 < step < 3.0 for step in steps), f"the pace jumped: {steps}"
+    (entry,) = entries
+    assert (entry["target"], entry["kind"]) == ("producer-clock", "clock_skew")
+    assert entry["attributes"] == {"service": "producer", "offset_s": -7.5}
+    assert clock.path.read_text().strip() == "+0"
+
+
+def test_clock_skew_is_validated() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({**BASE, "faults": [
+            {"at_s": 0, "duration_s": 5, "clock_skew": {"service": "kafka", "offset_s": 0}}]})
+    text = str(caught.value)
+    assert "must be one of: producer" in text and "offset_s must be non-zero" in text
+    with pytest.raises(ScenarioError, match="overlaps"):
+        parse_scenario({**BASE, "faults": [
+            {"at_s": 0, "duration_s": 5, "clock_skew": {"service": "producer", "offset_s": 2}},
+            {"at_s": 1, "duration_s": 5, "clock_skew": {"service": "producer", "offset_s": 3}}]})
