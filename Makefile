@@ -23,10 +23,10 @@ setup: $(VENV)/.installed
 quickstart: setup
 	$(VENV)/bin/iotbench quickstart
 
-# Debian packages some tests use: headless Chromium (page screenshots) and InfluxDB 1.x (the
-# Mongo → InfluxDB bridge). Installed when missing and we are root; otherwise those tests
-# skip and say why.
-TEST_PACKAGES := $(if $(shell command -v chromium),,chromium) $(if $(shell command -v influxd),,influxdb)
+# Debian packages some tests use: headless Chromium (page screenshots), InfluxDB 1.x (the
+# Mongo → InfluxDB bridge) and libfaketime (the clock_skew fault). Installed when missing and
+# we are root; otherwise those tests skip and say why.
+TEST_PACKAGES := $(if $(shell command -v chromium),,chromium) $(if $(shell command -v influxd),,influxdb) $(if $(shell command -v faketime),,faketime)
 test-deps:
 	@if [ -n "$(strip $(TEST_PACKAGES))" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -132,6 +132,10 @@ class Run:
 
     def _run(self) -> None:
         s, journal = self.scenario, self.journal
+        clock = (ProducerClock(self.run_dir)  # refused here, before anything starts
+                 if any(isinstance(f, ClockSkewFault) for f in s.faults) else None)
+        if clock is not None:
+            clock.check_sleep()
         with self._phase("stack"):
             if self.target is None:
                 self.target = acquire(s.stack, self.log)
@@ -147,8 +151,6 @@ class Run:
             took = self.processor.start()
             journal.event("processor started", seconds=round(took, 2))
         self._start_samplers()
-        clock = (ProducerClock(self.run_dir)
-                 if any(isinstance(f, ClockSkewFault) for f in s.faults) else None)
         self.producer = ProducerProcess(self.run_dir, self._producer_args(),
                                         env=clock.env() if clock else None)
         handles = {**stack_handles(t), "spark-driver": ProcessHandle(

@@ -137,3 +137,20 @@ def test_clock_skew_is_validated() -> None:
         parse_scenario({**BASE, "faults": [
             {"at_s": 0, "duration_s": 5, "clock_skew": {"service": "producer", "offset_s": 2}},
             {"at_s": 1, "duration_s": 5, "clock_skew": {"service": "producer", "offset_s": 3}}]})
+
+
+@pytest.mark.skipif(clock_skew.library() is None, reason=clock_skew.INSTALL_HINT)
+def test_clock_skew_is_refused_where_libfaketime_breaks_monotonic_sleeps(tmp_path: Path) -> None:
+    """On a libfaketime with wolfcw/libfaketime#426 (Debian bookworm's 0.9.10) the run is
+    refused before the producer starts, naming the bug; with a fixed one it is not."""
+    import subprocess
+    import sys
+
+    clock = clock_skew.ProducerClock(tmp_path)
+    broken = subprocess.run([sys.executable, "-c", "import time; time.sleep(0.01)"],
+                            env={**os.environ, **clock.env()}).returncode != 0
+    if broken:
+        with pytest.raises(RuntimeError, match="libfaketime#426"):
+            clock.check_sleep()
+    else:
+        clock.check_sleep()
