@@ -12,7 +12,7 @@ Runs inside Spark's Python workers (``foreachPartition``) and writes through the
 - per-device statistics count each stored event once (a per-partition offset watermark,
   see ``_bump_device_stats``), even when a crash fell between the insert and the bump;
 - the stateful detectors' per-device state skips readings at or below its ``last_seq``;
-- the ``recent_events`` view (see ``views.py``) merges by event id.
+- the ``recent_events`` view (see ``views.py``) holds one entry per event, ``_id = event_id``.
 
 ``append`` — the seed's naive design (plain inserts with a fresh ``_id``, as its Mongo Spark
 connector does): a replayed micro-batch really stores its events twice, which the history
