@@ -23,6 +23,9 @@ from __future__ import annotations
 
 DATABASE = "iot_db"
 
+DUPLICATE_KEY = 11000
+"""MongoDB's error code for a write the unique ``_id`` refused (how replays show up)."""
+
 PROCESSED = "processed_data"
 DEAD_LETTER = "dead_letter"
 REPLAYS = "replays"

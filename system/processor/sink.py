@@ -41,10 +41,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from system.processor import detectors, schema, views
-from system.store_contract import (DATABASE, DEAD_LETTER, DETECTOR_STATE, DEVICE_STATS, PROCESSED,
-                                   REPLAYS, SINK_WRITES)
+from system.store_contract import (DATABASE, DEAD_LETTER, DETECTOR_STATE, DEVICE_STATS,
+                                   DUPLICATE_KEY, PROCESSED, REPLAYS, SINK_WRITES)
 
-DUPLICATE_KEY = 11000
 MODES = ("idempotent", "append")
 
 _clients: dict[str, Any] = {}

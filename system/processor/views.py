@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from contextlib import nullcontext
 from typing import Any
 
-from system.store_contract import RECENT
+from system.store_contract import DUPLICATE_KEY, RECENT
 
 RECENT_PER_DEVICE = 100
 ANOMALIES_PER_DEVICE = 50
@@ -38,7 +37,6 @@ ANOMALY_HORIZON = 500
 """Anomaly entries are kept while they are among their device's newest 500 readings."""
 TRIM_EVERY_OFFSETS = 500
 """A slice trims its devices' entries when it crosses a multiple of this Kafka offset."""
-DUPLICATE_KEY = 11000
 
 FIELDS = ("event_id", "device_id", "device_type", "seq", "timestamp", "event_time",
           "temperature_celsius", "humidity_percent", "motion_detected", "camera_status",
@@ -58,11 +56,11 @@ def _newest(entries: Iterable[dict[str, Any]], keep: int) -> list[dict[str, Any]
     return ordered[-keep:]
 
 
-def update(db: Any, events: list[dict[str, Any]], timings: Any = None) -> None:
+def update(db: Any, events: list[dict[str, Any]], timings: Any) -> None:
     """Insert ``events``' entries (already stored); trim when a trim point is crossed."""
     from pymongo.errors import BulkWriteError
 
-    with _step(timings, f"{RECENT}.insert_many"):
+    with timings.step(f"{RECENT}.insert_many"):
         try:
             db[RECENT].insert_many([_entry(e) for e in events], ordered=False)
         except BulkWriteError as exc:  # a replayed batch: its entries are there already
@@ -71,7 +69,7 @@ def update(db: Any, events: list[dict[str, Any]], timings: Any = None) -> None:
                 raise
     offsets = [e["kafka_offset"] for e in events if "kafka_offset" in e]
     if offsets and min(offsets) // TRIM_EVERY_OFFSETS != (max(offsets) + 1) // TRIM_EVERY_OFFSETS:
-        with _step(timings, f"{RECENT}.delete_many"):
+        with timings.step(f"{RECENT}.delete_many"):
             db[RECENT].delete_many(trim_filter(events))
 
 
@@ -127,12 +125,8 @@ existing documents (it holds a pooled SQLite connection per statement; the pool 
 so update bulks are sent in chunks well below that."""
 
 
-def write_in_chunks(collection: Any, ops: list[Any], timings: Any = None) -> None:
+def write_in_chunks(collection: Any, ops: list[Any], timings: Any) -> None:
     """``timings``: the sink's ``SliceTimings`` (one ``<collection>.bulk_write`` per chunk)."""
     for start in range(0, len(ops), BULK_CHUNK):
-        with _step(timings, f"{collection.name}.bulk_write"):
+        with timings.step(f"{collection.name}.bulk_write"):
             collection.bulk_write(ops[start:start + BULK_CHUNK], ordered=False)
-
-
-def _step(timings: Any, name: str) -> Any:
-    return timings.step(name) if timings is not None else nullcontext()
