@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import steady_state, versions
-from benchmarks.clock_skew import ProducerClock
+from benchmarks.chaos.clock_skew import ProducerClock
 from benchmarks.collectors import (
     ClusterSampler,
     LagSampler,
@@ -37,13 +37,13 @@ from benchmarks.collectors import (
     processed_offsets,
 )
 from benchmarks.events import RunEvents
-from benchmarks.faults import FaultInjector, ProcessHandle, stack_handles
+from benchmarks.chaos.injector import FaultInjector, ProcessHandle, stack_handles
 from benchmarks.journal import Journal
 from benchmarks.processes import ProcessorProcess, ProducerProcess
 from benchmarks.progress import ProgressLine
 from benchmarks.provider import Target, acquire, release
-from benchmarks.scenario import Scenario
-from benchmarks.scenario_faults import ClockSkewFault
+from benchmarks.scenario.model import Scenario
+from benchmarks.chaos.faults import ClockSkewFault
 from benchmarks.topic_history import export_topic
 from benchmarks.visibility import VisibilityProbe
 from system.processor import store
@@ -401,7 +401,7 @@ def _no_restart() -> None:
 
 
 def run_file(path: Path, runs_root: Path = Path("runs")) -> int:
-    from benchmarks.scenario import load_scenario
+    from benchmarks.scenario.model import load_scenario
 
     outcome = Run(load_scenario(path), runs_root).execute()
     print(f"{outcome.status}: {outcome.run_dir}")

@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks.provider import Target, acquire, release
 from benchmarks.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_SLO_FAILED, Run
-from benchmarks.scenario import Scenario
+from benchmarks.scenario.model import Scenario
 
 Log = Callable[[str], None]
 
@@ -79,7 +79,7 @@ class Sweep:
 
 
 def sweep_file(path: Path, root: Path = Path("sweeps")) -> int:
-    from benchmarks.scenario import load_scenario
+    from benchmarks.scenario.model import load_scenario
 
     scenario = load_scenario(path)
     points = scenario.expand_matrix()
@@ -118,7 +118,7 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
     first failing probe settles it); the capacity is the highest rate at and below which
     every probed rate passed, so it never rests on a lucky probe above a failed one.
     """
-    from benchmarks.scenario import load_scenario
+    from benchmarks.scenario.model import load_scenario
     from reports.sustainability import SustainabilityRule, capacity_from_probes, judge
 
     base = load_scenario(path)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from benchmarks.scenario import ScenarioError, load_scenario
+from benchmarks.scenario.model import ScenarioError, load_scenario
 
 EXIT_OK = 0
 EXIT_INVALID = 2

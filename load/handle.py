@@ -21,7 +21,7 @@ CLASS_FOR_WEIGHT = {"dashboard": "DashboardUser", "api": "ApiClientUser"}
 
 
 class LoadSection(Protocol):
-    """What start_load reads of ``benchmarks.scenario_sections.Load``."""
+    """What start_load reads of ``benchmarks.scenario.sections.Load``."""
 
     users: int
     spawn_rate: float

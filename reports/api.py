@@ -56,7 +56,7 @@ def api_summary(locust_stats: pd.DataFrame | None) -> dict[str, Any] | None:
             total = _endpoint_figures(row)
             continue
         endpoints[f"{method} {name}".strip()] = _endpoint_figures(row)
-    # ``api.<figure>`` is a shortcut for ``api.total.<figure>`` (benchmarks/scenario_slo.py).
+    # ``api.<figure>`` is a shortcut for ``api.total.<figure>`` (benchmarks/scenario/slo.py).
     return {**(total or {}), "endpoints": dict(sorted(endpoints.items())), "total": total}
 
 

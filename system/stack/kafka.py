@@ -10,30 +10,13 @@ brokers: :mod:`system.stack.kafka_cluster`; cluster and partition state:
 
 from __future__ import annotations
 
-import base64
-import subprocess
-import uuid
 from pathlib import Path
 
 from system.config import HOST, Ports
 from system.stack.errors import SetupError
 from system.stack.kafka_cluster import Replication
-from system.stack.kafka_state import partition_states, wait_topic_ready
-
-LOG4J2 = """\
-status = warn
-appender.out.type = Console
-appender.out.name = STDOUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = STDOUT
-logger.state.name = state.change.logger
-logger.state.level = WARN
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-"""
-
+from system.stack.kafka_node import cluster_id, node_command
+from system.stack.kafka_state import admin, partition_states, wait_topic_ready
 
 def server_properties(ports: Ports, log_dir: Path) -> str:
     listeners = {
@@ -69,53 +52,12 @@ message.max.bytes=2097152
 """
 
 
-def cluster_id() -> str:
-    """22 characters: URL-safe base64 of a UUID, no padding (what StorageTool expects).
-
-    One in 64 such ids starts with "-", which StorageTool's argument parser takes for an
-    option; those are drawn again."""
-    while True:
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cid.startswith("-"):
-            return cid
-
-
-def java_command(jars: Path, main: str, *args: str, heap: str = "1g",
-                 log4j2: Path | None = None) -> list[str]:
-    cmd = ["java", f"-Xmx{heap}", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-           "-Djava.net.preferIPv4Stack=true"]
-    if log4j2 is not None:
-        cmd.append(f"-Dlog4j2.configurationFile={log4j2}")
-    return [*cmd, "-cp", f"{jars}/*", main, *args]
-
-
 def prepare(home: Path, jars: Path, ports: Ports) -> list[str]:
     """Write the config, format storage on first start; return the broker command."""
-    config_dir = home / "config"
-    data = home / "data"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    props = config_dir / "server.properties"
-    props.write_text(server_properties(ports, data))
-    log4j2 = config_dir / "log4j2.properties"
-    log4j2.write_text(LOG4J2)
-    if not (data / "meta.properties").exists():
-        fmt = java_command(jars, "kafka.tools.StorageTool", "format", "-t", cluster_id(),
-                           "-c", str(props), "--ignore-formatted", heap="256m", log4j2=log4j2)
-        done = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise SetupError(f"Kafka storage format failed ({' '.join(fmt)}):\n"
-                             f"{done.stdout}\n{done.stderr}")
-    return java_command(jars, "kafka.Kafka", str(props), log4j2=log4j2)
+    return node_command(home, jars, server_properties(ports, home / "data"), cluster_id)
 
 
 # ---------------------------------------------------------------- topics (kafka-python admin)
-
-def admin(bootstrap: str):
-    from kafka import KafkaAdminClient
-
-    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="iotbench-admin",
-                            request_timeout_ms=10_000)
-
 
 def broker_ready(bootstrap: str) -> bool:
     client = admin(bootstrap)

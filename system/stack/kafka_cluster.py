@@ -22,13 +22,14 @@ peer of a broker at once; a partition between just two brokers is not possible t
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from system.config import BROKER_PORT_STRIDE, HOST, Ports
-from system.stack.errors import SetupError, StackError
+from system.stack.errors import StackError
+from system.stack.kafka_node import cluster_id, node_command
+from system.stack.names import broker_link_names
 
 SUPPORTED_BROKERS = (1, 3)
 HEAP = "384m"
@@ -55,13 +56,11 @@ class BrokerPorts:
 
     def links(self) -> dict[str, tuple[int, int]]:
         """Proxy name → (listen port, upstream port) of every path into this broker."""
-        n = self.node
-        return {
-            f"producer-kafka-{n}": (self.producer_link, self.producer_backend),
-            f"spark-kafka-{n}": (self.spark_link, self.spark_backend),
-            f"kafka-{n}-replication": (self.replication_link, self.replication_backend),
-            f"kafka-{n}-controller": (self.controller_link, self.controller),
-        }
+        ports = [(self.producer_link, self.producer_backend),
+                 (self.spark_link, self.spark_backend),
+                 (self.replication_link, self.replication_backend),
+                 (self.controller_link, self.controller)]
+        return dict(zip(broker_link_names(self.node), ports, strict=True))
 
 
 def broker_ports(ports: Ports, node: int) -> BrokerPorts:
@@ -78,13 +77,6 @@ def broker_ports(ports: Ports, node: int) -> BrokerPorts:
         replication_link=ports.kafka_replication + shift,
         controller_link=ports.kafka_controller_link + shift,
     )
-
-
-def broker_link_names(node: int) -> list[str]:
-    """Every proxy into broker ``node`` (all of them down = the broker is isolated from its
-    clients and peers; its own outgoing connections use the *other* brokers' proxies)."""
-    return [f"producer-kafka-{node}", f"spark-kafka-{node}", f"kafka-{node}-replication",
-            f"kafka-{node}-controller"]
 
 
 @dataclass(frozen=True)
@@ -181,8 +173,6 @@ _CLUSTER_ID_LOCK = threading.Lock()
 
 def shared_cluster_id(kafka_home: Path) -> str:
     """One cluster id for every node, written once next to the nodes' folders."""
-    from system.stack.kafka import cluster_id
-
     path = kafka_home / "cluster-id"
     with _CLUSTER_ID_LOCK:
         if not path.exists():
@@ -195,21 +185,7 @@ def prepare_node(kafka_home: Path, jars: Path, ports: Ports, node: int, brokers:
                  replication: Replication) -> list[str]:
     """Write node ``node``'s config, format its storage once (with the shared cluster id)
     and return its command. Each node has its own folder: config, data and log."""
-    from system.stack.kafka import LOG4J2, java_command
-
     home = kafka_home / f"node-{node}"
-    config_dir, data = home / "config", home / "data"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    props = config_dir / "server.properties"
-    props.write_text(node_properties(ports, node, brokers, data, replication))
-    log4j2 = config_dir / "log4j2.properties"
-    log4j2.write_text(LOG4J2)
-    if not (data / "meta.properties").exists():
-        fmt = java_command(jars, "kafka.tools.StorageTool", "format",
-                           "-t", shared_cluster_id(kafka_home), "-c", str(props),
-                           "--ignore-formatted", heap="256m", log4j2=log4j2)
-        done = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise SetupError(f"Kafka storage format of node {node} failed ({' '.join(fmt)}):\n"
-                             f"{done.stdout}\n{done.stderr}")
-    return java_command(jars, "kafka.Kafka", str(props), heap=HEAP, log4j2=log4j2)
+    properties = node_properties(ports, node, brokers, home / "data", replication)
+    return node_command(home, jars, properties, lambda: shared_cluster_id(kafka_home),
+                        heap=HEAP, what=f"Kafka node {node}")

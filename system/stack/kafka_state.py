@@ -39,10 +39,12 @@ class ClusterView:
     """The active KRaft controller (the metadata quorum's leader); -1 = none elected."""
 
 
-def _admin(bootstrap: str):
-    from system.stack.kafka import admin
+def admin(bootstrap: str):
+    """A kafka-python admin client (10 s request timeout); the caller closes it."""
+    from kafka import KafkaAdminClient
 
-    return admin(bootstrap)
+    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="iotbench-admin",
+                            request_timeout_ms=10_000)
 
 
 READ_ATTEMPTS = 3
@@ -68,7 +70,7 @@ def cluster_view(bootstrap: str) -> ClusterView:
 
 
 def _cluster_view(bootstrap: str) -> ClusterView:
-    client = _admin(bootstrap)
+    client = admin(bootstrap)
     try:
         return _view_with(client)
     finally:
@@ -89,7 +91,7 @@ def _view_with(client: Any) -> ClusterView:
 def cluster_snapshot(bootstrap: str, topic: str) -> tuple[ClusterView, list[PartitionState]]:
     """The cluster view and ``topic``'s partition states, read through one admin client."""
     def read() -> tuple[ClusterView, list[PartitionState]]:
-        client = _admin(bootstrap)
+        client = admin(bootstrap)
         try:
             return _view_with(client), _states_with(client, topic)
         finally:
@@ -116,7 +118,7 @@ def partition_states(bootstrap: str, topic: str) -> list[PartitionState]:
 
 
 def _partition_states(bootstrap: str, topic: str) -> list[PartitionState]:
-    client = _admin(bootstrap)
+    client = admin(bootstrap)
     try:
         return _states_with(client, topic)
     finally:

@@ -19,19 +19,8 @@ from typing import Any
 
 from system.config import HOST, Ports
 from system.stack.errors import StackError
-from system.stack.kafka_cluster import broker_link_names, broker_ports
-
-TOXICS: dict[str, tuple[str, ...]] = {
-    "latency": ("latency", "jitter"),
-    "bandwidth": ("rate",),
-    "slow_close": ("delay",),
-    "timeout": ("timeout",),
-    "reset_peer": ("timeout",),
-    "slicer": ("average_size", "size_variation", "delay"),
-    "limit_data": ("bytes",),
-}
-"""Toxic type → the attributes it takes (Toxiproxy v2 ``toxics/*.go``)."""
-
+from system.stack.kafka_cluster import broker_ports
+from system.stack.names import TOXIC_ATTRIBUTES, broker_link_names
 
 _API_LOCK = threading.Lock()
 
@@ -166,12 +155,12 @@ class Links:
         """Add a toxic (to every proxy of the link, under one name); returns its name.
         Unknown toxic or attribute → LinkError; a partial failure is rolled back."""
         attributes = dict(attributes or {})
-        if toxic not in TOXICS:
-            raise LinkError(f"unknown toxic {toxic!r}; known: {', '.join(TOXICS)}")
-        unknown = set(attributes) - set(TOXICS[toxic])
+        if toxic not in TOXIC_ATTRIBUTES:
+            raise LinkError(f"unknown toxic {toxic!r}; known: {', '.join(TOXIC_ATTRIBUTES)}")
+        unknown = set(attributes) - set(TOXIC_ATTRIBUTES[toxic])
         if unknown:
             raise LinkError(f"toxic {toxic!r} has no attribute {', '.join(sorted(unknown))}; "
-                            f"allowed: {', '.join(TOXICS[toxic])}")
+                            f"allowed: {', '.join(TOXIC_ATTRIBUTES[toxic])}")
         if stream not in ("upstream", "downstream"):
             raise LinkError(f"stream must be upstream or downstream, not {stream!r}")
         name = name or f"{toxic}_{stream}"

@@ -16,18 +16,16 @@ there, so a second run downloads nothing and works offline. Steps:
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from system.stack import versions
-from system.stack.errors import MissingPrerequisite, SetupError
+from system.stack.build_tools import go_env, run_streaming
+from system.stack.errors import MissingPrerequisite
 
 Log = Callable[[str], None]
 
@@ -47,24 +45,6 @@ def require(tool: str) -> str:
     return path
 
 
-def run_streaming(cmd: list[str], log: Log, *, cwd: Path | None = None,
-                  env: dict[str, str] | None = None, show: Callable[[str], bool] = lambda _: True,
-                  ) -> None:
-    """Run ``cmd``, passing the lines ``show`` accepts to ``log``; raise with the output's tail."""
-    tail: deque[str] = deque(maxlen=25)
-    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip()
-        tail.append(line)
-        if show(line):
-            log(f"    {line}")
-    if proc.wait() != 0:
-        lines = "\n".join(f"    {t}" for t in tail)
-        raise SetupError(f"`{' '.join(cmd)}` failed with exit code {proc.returncode}:\n{lines}")
-
-
 # ---------------------------------------------------------------- paths of what gets installed
 
 def kafka_jars(cache: Path) -> Path:
@@ -77,17 +57,6 @@ def spark_kafka_jars(cache: Path) -> Path:
 
 def toxiproxy_binary(cache: Path) -> Path:
     return cache / "bin" / f"toxiproxy-{versions.TOXIPROXY}" / "server"
-
-
-def go_env(cache: Path) -> dict[str, str]:
-    """Keep Go's module and build caches in our cache folder too."""
-    return {
-        "GOPATH": str(cache / "go"),
-        "GOMODCACHE": str(cache / "go" / "pkg" / "mod"),
-        "GOCACHE": str(cache / "go-build"),
-        "GOFLAGS": "-mod=mod",
-        "GOTOOLCHAIN": "local",  # never fetch another toolchain; a too-old Go is a clear error
-    }
 
 
 def pyspark_home() -> Path:

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.provider import Target, native_target
 from benchmarks.runner import EXIT_INVALID_BASELINE, Run
-from benchmarks.scenario import parse_scenario
+from benchmarks.scenario.model import parse_scenario
 from system.stack.native import NativeStack
 
 

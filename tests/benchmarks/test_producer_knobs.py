@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks.provider import Target
 from benchmarks.runner import Run
-from benchmarks.scenario import ScenarioError, parse_scenario
+from benchmarks.scenario.model import ScenarioError, parse_scenario
 from system.processor.detectors import DETECTORS
 from system.producer.cli import add_arguments
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import clock_skew
+from benchmarks.chaos import clock_skew
 from benchmarks.events import RunEvents
-from benchmarks.faults import FaultInjector
+from benchmarks.chaos.injector import FaultInjector
 from benchmarks.provider import Target
-from benchmarks.scenario import parse_scenario
-from benchmarks.scenario_errors import ScenarioError
+from benchmarks.scenario.model import parse_scenario
+from benchmarks.scenario.errors import ScenarioError
 
 BASE = {"name": "hog", "duration_s": 30, "warmup_s": 0}
 

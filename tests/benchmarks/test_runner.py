@@ -19,7 +19,7 @@ import yaml
 
 from benchmarks.provider import Target, native_target
 from benchmarks.runner import Run
-from benchmarks.scenario import parse_scenario
+from benchmarks.scenario.model import parse_scenario
 from system.stack.native import NativeStack
 
 

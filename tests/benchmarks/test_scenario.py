@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.scenario import (
+from benchmarks.scenario.model import (
     Scenario,
     ScenarioError,
     load_scenario,
@@ -266,10 +266,11 @@ def test_validate_files_reports_ok_and_every_issue(tmp_path: Path) -> None:
 def test_every_field_of_every_model_is_documented() -> None:
     from pydantic import BaseModel
 
-    from benchmarks import scenario_faults, scenario_sections, scenario_slo
+    from benchmarks.chaos import faults
+    from benchmarks.scenario import kafka, sections, slo
 
     models = [
-        value for module in (scenario_faults, scenario_sections, scenario_slo)
+        value for module in (faults, sections, kafka, slo)
         for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel
     ] + [Scenario]
@@ -284,12 +285,13 @@ def test_every_field_of_every_model_is_documented() -> None:
 def test_the_format_document_mentions_every_field() -> None:
     from pydantic import BaseModel
 
-    from benchmarks import scenario_faults, scenario_sections, scenario_slo
+    from benchmarks.chaos import faults
+    from benchmarks.scenario import kafka, sections, slo
 
     document = (Path(__file__).resolve().parents[2] / "README.md")
     text = document.read_text(encoding="utf-8")
     models = [
-        value for module in (scenario_faults, scenario_sections, scenario_slo)
+        value for module in (faults, sections, kafka, slo)
         for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, BaseModel)
     ] + [Scenario]

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from benchmarks.cli import build_parser
-from benchmarks.scenario import ScenarioError, scenario_from_yaml
+from benchmarks.scenario.model import ScenarioError, scenario_from_yaml
 from system.stack import mongo_backend
 from system.stack.native import NativeStack, StackConfig
 

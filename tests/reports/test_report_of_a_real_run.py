@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.provider import native_target
 from benchmarks.runner import EXIT_SLO_FAILED, Run, RunOutcome
-from benchmarks.scenario import parse_scenario
+from benchmarks.scenario.model import parse_scenario
 from reports.render_html import RUN_SECTIONS
 from system.stack.native import NativeStack
 

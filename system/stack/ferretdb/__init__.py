@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from system.stack.errors import MissingPrerequisite, SetupError
-from system.stack.setup import go_env, run_streaming
+from system.stack.build_tools import go_env, run_streaming
 
 __all__ = ["FerretDBBuildError", "binary_path", "build", "source_digest"]
 

@@ -23,9 +23,9 @@ from kafka.structs import TopicPartition
 from benchmarks.cli import build_parser
 from benchmarks.collectors import ClusterSampler
 from benchmarks.events import RunEvents
-from benchmarks.faults import FaultInjector, stack_handles
+from benchmarks.chaos.injector import FaultInjector, stack_handles
 from benchmarks.provider import native_target
-from benchmarks.scenario import ScenarioError, scenario_from_yaml
+from benchmarks.scenario.model import ScenarioError, scenario_from_yaml
 from reports.cluster import broker_fault_table
 from system.config import Ports
 from system.stack import kafka as kafka_admin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from benchmarks.scenario_faults import Strict
+from benchmarks.scenario.base import Strict
 
 
 class KafkaSettings(Strict):

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from benchmarks.scenario_faults import Strict, context_value
+from benchmarks.scenario.base import Strict, context_value
 from system.processor.detectors import DETECTORS
 
 # --- reported figures (the names SLOs may use) -----------------------------------------

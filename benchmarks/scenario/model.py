@@ -1,14 +1,15 @@
 """A scenario file: one experiment, described as data and validated before anything starts.
 
-    from benchmarks.scenario import load_scenario, ScenarioError
+    from benchmarks.scenario.model import load_scenario, ScenarioError
     try:
         scenario = load_scenario(Path("scenarios/quickstart.yaml"))
     except ScenarioError as error:
         for issue in error.issues: print(issue)   # every problem, each with its key path
 
 Every model forbids unknown keys. The file format is documented field by field in
-the README (Scenario files). The sections live in ``scenario_sections`` (stack,
-producer, load, slo) and ``scenario_faults`` (faults); error wording in ``scenario_errors``.
+the README (Scenario files). The sections live in ``sections`` (stack, producer,
+load), ``kafka`` and ``slo``; the faults in :mod:`benchmarks.chaos.faults`; error wording
+in ``errors``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from benchmarks.scenario_errors import (
+from benchmarks.scenario.errors import (
     Issue,
     LineFinder,
     PathPart,
@@ -35,7 +36,7 @@ from benchmarks.scenario_errors import (
     tagged_union,
     unwrap,
 )
-from benchmarks.scenario_faults import (
+from benchmarks.chaos.faults import (
     Fault,
     LinkFault,
     ScheduledFault,
@@ -44,8 +45,8 @@ from benchmarks.scenario_faults import (
     overlap_problems,
     schedule_faults,
 )
-from benchmarks.scenario_sections import Load, Producer, Stack
-from benchmarks.scenario_slo import KNOWN_METRICS, Slo, check_expectations
+from benchmarks.scenario.sections import Load, Producer, Stack
+from benchmarks.scenario.slo import KNOWN_METRICS, Slo, check_expectations
 
 __all__ = [
     "KNOWN_METRICS", "Issue", "Scenario", "ScenarioError", "ScheduledFault",

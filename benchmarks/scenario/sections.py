@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from benchmarks.scenario_faults import Strict, context_value
-from benchmarks.scenario_kafka import KafkaSettings
+from benchmarks.scenario.base import Strict, context_value
+from benchmarks.scenario.kafka import KafkaSettings
 from system.processor.detectors import DETECTORS
 
 # --- stack -----------------------------------------------------------------------------

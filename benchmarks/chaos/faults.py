@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -24,43 +23,19 @@ from pydantic import (
     model_validator,
 )
 
-LinkName = Literal[
-    "producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo",
-    # 3 brokers: one broker's proxies, or all four of them (kafka-N)
-    "producer-kafka-1", "producer-kafka-2", "producer-kafka-3",
-    "spark-kafka-1", "spark-kafka-2", "spark-kafka-3",
-    "kafka-1-replication", "kafka-2-replication", "kafka-3-replication",
-    "kafka-1-controller", "kafka-2-controller", "kafka-3-controller",
-    "kafka-1", "kafka-2", "kafka-3",
-]
-SHARED_LINKS = ("producer-kafka", "spark-kafka", "spark-mongo", "dashboard-mongo")
-"""Links every stack has; the others exist on 3 brokers only."""
-BrokerName = Literal["kafka-1", "kafka-2", "kafka-3"]
-ToxicName = Literal[
-    "latency", "bandwidth", "timeout", "reset_peer", "slow_close", "slicer", "limit_data", "down"
-]
-ProcessName = Literal["kafka", "spark-driver", "spark-worker", "mongo", "producer",
-                      "kafka-1", "kafka-2", "kafka-3", "kafka-leader", "kafka-controller"]
-BROKER_ROLES = ("kafka-leader", "kafka-controller")
-"""Brokers named by their role, resolved to one broker when the fault fires."""
-BROKERS = ("kafka-1", "kafka-2", "kafka-3")
+from benchmarks.scenario.base import Strict, context_value
+from system.stack import names
+from system.stack.names import BROKER_ROLES, BROKERS, SHARED_LINKS, TOXICS
+
+LinkName = Literal[names.LINKS]
+BrokerName = Literal[names.BROKERS]
+ToxicName = Literal[names.TOXICS]
+ProcessName = Literal[names.PROCESSES]
 ProcessAction = Literal["kill", "pause", "restart"]
-TOXICS: tuple[str, ...] = get_args(ToxicName)
 
 # Processes the harness can signal when it did not start the stack (provider: external):
 # only the Spark driver, which the harness itself submits.
 EXTERNAL_PROCESSES = ("spark-driver",)
-
-
-class Strict(BaseModel):
-    """Base of every scenario model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-def context_value(info: ValidationInfo, key: str) -> Any:
-    """A whole-scenario value (e.g. ``duration_s``) passed down as validation context."""
-    return (info.context or {}).get(key)
 
 
 # --- toxic attributes (Toxiproxy v2 names and units) ------------------------------------

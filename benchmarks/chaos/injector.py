@@ -15,17 +15,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.events import RunEvents
-from benchmarks.provider import Target
-from benchmarks.clock_skew import ProducerClock
-from benchmarks.scenario_faults import (
-    BROKER_ROLES,
+from benchmarks.chaos.clock_skew import ProducerClock
+from benchmarks.chaos.faults import (
     ClockSkewFault,
     IsolateFault,
     ProcessFault,
     ResourceFault,
     ScheduledFault,
 )
+from benchmarks.events import RunEvents
+from benchmarks.provider import Target
+from system.stack.names import BROKER_ROLES
 
 Log = Callable[[str], None]
 
