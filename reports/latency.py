@@ -18,7 +18,7 @@ Hops in causal order (``append_to_ack`` is the producer's side, beside the chain
 - ``publish_delay``        = send − scheduled (as in OpenMessaging Benchmark)
 - ``send_to_append``       = kafka (LogAppendTime) − send
 - ``append_to_ack``        = ack − kafka
-- ``append_to_processing`` = processing_start − kafka
+- ``append_to_processing`` = processing_start − kafka (includes the executor's Kafka fetch)
 - ``processing_to_stored`` = stored − processing_start (includes the Mongo write)
 - ``stored_to_visible``    = visible − stored (probe sample only)
 
