@@ -117,12 +117,10 @@ class LagSampler(Sampler):
     def __init__(self, path: Path, bootstrap: str, topic: str, progress_file: Path, *,
                  interval_s: float = 0.25, events: RunEvents | None = None) -> None:
         super().__init__(path, interval_s=interval_s, events=events)
-        from kafka import KafkaConsumer
-
         self.topic = topic
         self.progress_file = progress_file
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="iotbench-lag",
-                                      request_timeout_ms=5000)
+        self.bootstrap = bootstrap
+        self.consumer = self._consumer()
         self.latest_total: int | None = None
         self.history: deque[tuple[float, int]] = deque(maxlen=4096)
         """(ts, total lag) of recent samples, for the steady-state check."""
@@ -136,9 +134,17 @@ class LagSampler(Sampler):
         batch, done = processed_offsets(self.progress_file, self.topic)
         source = "commit" if batch != self._batch and batch >= 0 else "timer"
         self._batch = batch
-        parts = self.consumer.partitions_for_topic(self.topic) or set()
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        ends = self.consumer.end_offsets(tps)
+        try:
+            parts = self.consumer.partitions_for_topic(self.topic) or set()
+            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            ends = self.consumer.end_offsets(tps)
+        except Exception:
+            # After a leader is killed, kafka-python's client kept asking the dead broker:
+            # every later end_offsets timed out and lag.csv stopped at the kill (run
+            # 20261204-030800-leader-kill-acks-all). A new client reads fresh metadata.
+            self.consumer.close()
+            self.consumer = self._consumer()
+            raise
         now = time.time()
         rows = []
         for tp in tps:
@@ -150,6 +156,12 @@ class LagSampler(Sampler):
         self.history.append((now, self.latest_total))
         self.announce("lag", self.latest_total)
         return rows
+
+    def _consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        return KafkaConsumer(bootstrap_servers=self.bootstrap, client_id="iotbench-lag",
+                             request_timeout_ms=5000)
 
     def stop(self) -> None:
         super().stop()
