@@ -3,12 +3,12 @@ compose stack, or an external cluster that is only checked, never started."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from system.config import HOST
 from system.stack import mongo_backend
 from system.stack.errors import StackError
 from system.stack.links import Links
@@ -35,6 +35,8 @@ class Target:
     """The NativeStack or DockerStack behind the addresses, when a provider started one."""
     started_here: bool = False
     """True when this run started the stack, so it also stops it."""
+    driver_host: str = HOST
+    """What the Spark driver (run here) advertises to the executors."""
 
     def describe(self) -> dict[str, Any]:
         """The addresses, for the journal — with any password in a URI masked."""
@@ -69,8 +71,10 @@ def _docker(stack_settings: Any, log: Log) -> Target:
                   e.dashboard_url, stack.links, stack, started_here)
 
 
-def acquire(stack_settings: Any, log: Log) -> Target:
-    """Bring up (or reuse, or check) the stack a scenario's ``stack`` section asks for."""
+def acquire(stack_settings: Any, log: Log, small_disks: tuple[str, ...] = (),
+            small_disk_mb: int = 256) -> Target:
+    """Bring up (or reuse, or check) the stack a scenario's ``stack`` section asks for;
+    ``small_disks``: brokers whose log dir must be a small disk (``disk_full`` faults)."""
     provider = stack_settings.provider
     if provider == "external":
         return _external(stack_settings)
@@ -83,16 +87,23 @@ def acquire(stack_settings: Any, log: Log) -> Target:
                          mongo=mongo_backend.resolve(stack_settings.mongo),
                          brokers=ks.brokers, replication_factor=ks.replication_factor,
                          min_insync_replicas=ks.min_insync_replicas,
-                         unclean_leader_election=ks.unclean_leader_election)
+                         unclean_leader_election=ks.unclean_leader_election,
+                         small_disks=small_disks, small_disk_mb=small_disk_mb)
     running = NativeStack.attach(log=log)
     if running is not None:
         have = running.config
         if (have.workers, have.worker_cores, have.worker_memory, have.mongo,
                 have.replication()) == (wanted.workers, wanted.worker_cores,
                                         wanted.worker_memory, wanted.mongo,
-                                        wanted.replication()) and have.brokers == wanted.brokers:
+                                        wanted.replication()) and have.brokers == wanted.brokers \
+                and set(small_disks) <= set(have.small_disks):
             log(f"reusing the running native stack at {running.home}")
             return native_target(running, started_here=False)
+        if not set(small_disks) <= set(have.small_disks):
+            raise StackError(
+                f"a native stack is running, but without {', '.join(small_disks)}'s log dir "
+                "on a small disk, which this scenario's disk_full fills.\n"
+                "Hint: `iotbench stack down` first; the run then starts the stack it needs.")
         raise StackError(
             f"a native stack is running with {have.workers} worker(s) × {have.worker_cores} "
             f"core(s), {have.worker_memory}, mongo {have.mongo}, {have.brokers} broker(s) "
@@ -106,28 +117,25 @@ def acquire(stack_settings: Any, log: Log) -> Target:
 
 
 def _external(settings: Any) -> Target:
-    ext = settings.external.resolved() if settings.external else None
-    env = os.environ
+    from benchmarks.scenario.sections import ExternalEndpoints
 
-    def pick(attr: str, var: str) -> str | None:
-        return getattr(ext, attr, None) or env.get(var)
-
-    bootstrap = pick("bootstrap_servers", "IOTBENCH_BOOTSTRAP_SERVERS")
-    master = pick("spark_master", "IOTBENCH_SPARK_MASTER")
-    mongo = pick("mongo_uri", "IOTBENCH_MONGO_URI")
-    missing = [n for n, v in (("bootstrap_servers", bootstrap), ("spark_master", master),
-                              ("mongo_uri", mongo)) if not v]
+    ext = (settings.external or ExternalEndpoints()).resolved()
+    kafka = {role: getattr(ext, f"{role}_bootstrap") or ext.bootstrap_servers
+             for role in ("producer", "spark", "admin")}
+    given = {"bootstrap_servers (or producer/spark/admin_bootstrap)": all(kafka.values()),
+             "spark_master": ext.spark_master, "mongo_uri": ext.mongo_uri}
+    missing = [name for name, value in given.items() if not value]
     if missing:
         raise StackError(f"external stack: {', '.join(missing)} not given.\nHint: set them in "
                          "stack.external or as IOTBENCH_BOOTSTRAP_SERVERS, "
                          "IOTBENCH_SPARK_MASTER, IOTBENCH_MONGO_URI.")
-    toxiproxy = pick("toxiproxy_url", "IOTBENCH_TOXIPROXY_URL")
-    links = Links(toxiproxy) if toxiproxy else None
+    links = Links(ext.toxiproxy_url) if ext.toxiproxy_url else None
     if links is not None:
         links.version()  # fail now, not at the first fault
-    assert bootstrap and master and mongo
-    return Target("external", bootstrap, bootstrap, bootstrap, master, mongo, mongo,
-                  env.get("IOTBENCH_DASHBOARD_URL"), links)
+    assert ext.spark_master and ext.mongo_uri
+    return Target("external", kafka["producer"], kafka["spark"], kafka["admin"],
+                  ext.spark_master, ext.sink_mongo_uri or ext.mongo_uri, ext.mongo_uri,
+                  ext.dashboard_url, links, driver_host=ext.driver_host or HOST)
 
 
 def release(target: Target, log: Log) -> None:

@@ -29,6 +29,8 @@ from typing import Any
 
 from benchmarks import steady_state, versions
 from benchmarks.chaos.clock_skew import ProducerClock
+from benchmarks.chaos.faults import ClockSkewFault
+from benchmarks.chaos.injector import FaultInjector, ProcessHandle, stack_handles
 from benchmarks.collectors import (
     ClusterSampler,
     LagSampler,
@@ -37,20 +39,18 @@ from benchmarks.collectors import (
     processed_offsets,
 )
 from benchmarks.events import RunEvents
-from benchmarks.chaos.injector import FaultInjector, ProcessHandle, stack_handles
 from benchmarks.journal import Journal
 from benchmarks.processes import ProcessorProcess, ProducerProcess
 from benchmarks.progress import ProgressLine
 from benchmarks.provider import Target, acquire, release
 from benchmarks.scenario.model import Scenario
-from benchmarks.chaos.faults import ClockSkewFault
 from benchmarks.topic_history import export_topic
 from benchmarks.visibility import VisibilityProbe
 from system.processor import store
 from system.processor.detectors import DETECTORS
 from system.producer.ledger import LEDGER_FILE, merge_ledger
 from system.producer.producer import STARTED_FILE
-from system.stack import kafka
+from system.stack import disks, kafka
 from system.stack.process import log_tail
 from system.store_contract import DATABASE, SINK_WRITES
 
@@ -136,9 +136,12 @@ class Run:
                  if any(isinstance(f, ClockSkewFault) for f in s.faults) else None)
         if clock is not None:
             clock.check_sleep()
+        small_disks, small_disk_mb = s.small_disks()
+        if small_disks and disks.why_not():
+            raise RuntimeError(f"disk_full refused: {disks.why_not()}")
         with self._phase("stack"):
             if self.target is None:
-                self.target = acquire(s.stack, self.log)
+                self.target = acquire(s.stack, self.log, small_disks, small_disk_mb)
             t = self.target
             journal.update(versions=versions.collect(t), settings=self._settings())
             kafka.ensure_topic(t.admin_bootstrap, self.topic, s.stack.partitions,
@@ -269,7 +272,8 @@ class Run:
     def _processor_args(self) -> list[str]:
         s, t = self.scenario.stack, self.target
         assert t is not None
-        args = ["--master", t.spark_master, "--bootstrap", t.spark_bootstrap,
+        args = ["--master", t.spark_master, "--driver-host", t.driver_host,
+                "--bootstrap", t.spark_bootstrap,
                 "--topic", self.topic, "--mongo-uri", t.spark_mongo_uri,
                 "--checkpoint", str(self.run_dir / "checkpoint"),
                 "--progress", str(self.run_dir / "spark_progress.jsonl"),
@@ -298,6 +302,7 @@ class Run:
                 "--seed", str(self.scenario.seed), "--processes", str(p.processes),
                 "--client", p.client, "--acks", str(p.acks),
                 "--idempotence" if p.idempotence else "--no-idempotence",
+                *(["--sync-send"] if p.sync_send else []),
                 "--run-id", self.run_id, "--topic", self.topic,
                 "--bootstrap", t.producer_bootstrap, "--out", str(self.run_dir)]
         if p.profile:
@@ -350,7 +355,7 @@ class Run:
             ("heal faults", lambda: self.injector and self.injector.heal_all()),
             ("stop producer", lambda: self.producer and self.producer.interrupt(60)),
             ("stop processor", lambda: self.processor and self.processor.stop()),
-            ("stop samplers", lambda: [s.stop() for s in self.samplers]),
+            ("stop samplers", self._stop_samplers),
             ("note probe", lambda: self.samplers and self._note_probe()),
             ("export", lambda: self.exported or (self.target and self._export())),
         ]
@@ -362,6 +367,14 @@ class Run:
             except BaseException as exc:  # noqa: BLE001 - clean up the rest regardless
                 self.log(f"cleanup: {what} failed: {type(exc).__name__}: {exc}")
                 self.journal.event("cleanup failed", step=what, error=str(exc))
+
+    def _stop_samplers(self) -> None:
+        """Stop them; the journal says how many samples each lost, and the last error."""
+        for sampler in self.samplers:
+            sampler.stop()
+        self.journal.update(samplers={
+            type(s).__name__: {"errors": s.errors, "last_error": s.last_error}
+            for s in self.samplers if getattr(s, "errors", None) is not None})
 
     def _note_probe(self) -> None:
         for sampler in self.samplers:

@@ -3,7 +3,8 @@ resource fault beside the stack.
 
 A fault in the file is told apart by its keys: ``link`` + ``toxic`` is a network fault (one
 model per toxic, so each toxic accepts exactly its own attributes), ``process`` + ``action``
-is a process fault, ``cpu_hog`` is a resource fault. Times are seconds from the start of the
+is a process fault, ``isolate`` cuts a broker off, ``cpu_hog``, ``clock_skew`` and
+``disk_full`` are resource faults. Times are seconds from the start of the
 run (the start of producing).
 """
 
@@ -325,7 +326,8 @@ class ProcessFault(FaultTiming):
         if provider == "external" and self.process not in EXTERNAL_PROCESSES:
             raise ValueError(
                 f"cannot {self.action} {self.process!r} on an external stack the harness did not "
-                f"start; external scenarios take link faults and spark-driver process faults"
+                f"start; external scenarios take link faults, spark-driver process faults and "
+                f"clock_skew of the producer"
             )
         return self
 
@@ -427,6 +429,13 @@ class ResourceFault(TimedFault):
     def journal_attributes(self) -> dict[str, Any]:
         return self.cpu_hog.model_dump()
 
+    @model_validator(mode="after")
+    def _beside_a_local_stack(self, info: ValidationInfo) -> ResourceFault:
+        if context_value(info, "provider") == "external":
+            raise ValueError("cpu_hog busies this machine's cores, and an external stack "
+                             "runs elsewhere: it would slow the harness, not the stack")
+        return self
+
 
 class ClockSkewAttributes(Strict):
     service: Literal["producer"] = Field(
@@ -464,7 +473,52 @@ class ClockSkewFault(TimedFault):
         return self.clock_skew.model_dump()
 
 
-FAULT_KINDS = ("link", "process", "isolate", "cpu_hog", "clock_skew")
+DiskService = Literal[("kafka", *names.BROKERS)]
+
+
+class DiskFullAttributes(Strict):
+    service: DiskService = Field(
+        description="The broker whose log dir fills up: kafka (one broker) or kafka-N.")
+    size_mb: int = Field(256, ge=64, le=4096, description=(
+        "Size of the tmpfs the stack mounts on that broker's log dir at start."))
+
+
+class DiskFullFault(TimedFault):
+    """One broker's log dir filled to the last byte for ``duration_s``: the runner starts the
+    stack with that dir on a tmpfs of ``size_mb`` (needs root), the fault writes one file
+    until the filesystem is full, and the heal deletes it and starts the broker again if the
+    full disk stopped it (Kafka halts a broker whose every log dir failed)."""
+
+    disk_full: DiskFullAttributes = Field(description="service and size_mb.")
+
+    def default_label(self) -> str:
+        return f"disk_full {self.disk_full.service}"
+
+    def journal_target(self) -> str:
+        return self.disk_full.service
+
+    def journal_kind(self) -> str:
+        return "disk_full"
+
+    def journal_attributes(self) -> dict[str, Any]:
+        return self.disk_full.model_dump()
+
+    @model_validator(mode="after")
+    def _a_broker_of_this_stack(self, info: ValidationInfo) -> DiskFullFault:
+        provider = context_value(info, "provider")
+        if provider not in (None, "native"):
+            raise ValueError(f"disk_full mounts a small disk under a native stack's broker; "
+                             f"provider {provider} does not allow it")
+        brokers = context_value(info, "brokers")
+        service = self.disk_full.service
+        if brokers is not None and (service == "kafka") != (brokers == 1):
+            raise ValueError(f"disk_full: service {service!r} does not exist with "
+                             f"{brokers} broker(s): use " + ("kafka" if brokers == 1
+                                                             else "kafka-1, kafka-2 or kafka-3"))
+        return self
+
+
+FAULT_KINDS = ("link", "process", "isolate", "cpu_hog", "clock_skew", "disk_full")
 """The key that tells a fault's kind; a fault has exactly one."""
 
 
@@ -479,6 +533,8 @@ def _fault_tag(value: Any) -> str | None:
         return "resource"
     if "clock_skew" in value:
         return "clock_skew"
+    if "disk_full" in value:
+        return "disk_full"
     if "isolate" in value:
         return "isolate"
     toxic = value.get("toxic")
@@ -500,13 +556,14 @@ Fault = Annotated[
         | Annotated[ResourceFault, Tag("resource")]
         | Annotated[IsolateFault, Tag("isolate")]
         | Annotated[ClockSkewFault, Tag("clock_skew")]
+        | Annotated[DiskFullFault, Tag("disk_full")]
     ),
     Discriminator(
         _fault_tag,
         custom_error_type="fault_kind",
         custom_error_message="a fault needs exactly one of 'link' (with a toxic), 'process' "
-        "(with an action), 'isolate' (a broker), 'cpu_hog' (with cores) or 'clock_skew' "
-        "(with service and offset_s)",
+        "(with an action), 'isolate' (a broker), 'cpu_hog' (with cores), 'clock_skew' "
+        "(with service and offset_s) or 'disk_full' (with service)",
     ),
 ]
 """One entry of ``faults``."""
@@ -515,7 +572,8 @@ LinkFault = (
     LatencyFault | BandwidthFault | TimeoutFault | ResetPeerFault | SlowCloseFault | SlicerFault
     | LimitDataFault | DownFault
 )
-AnyFault = LinkFault | ProcessFault | ResourceFault | IsolateFault | ClockSkewFault
+AnyFault = (LinkFault | ProcessFault | ResourceFault | IsolateFault | ClockSkewFault
+            | DiskFullFault)
 
 
 # --- the schedule ----------------------------------------------------------------------
@@ -577,6 +635,8 @@ def overlap_problems(faults: list[AnyFault]) -> list[str]:
             return f"link {fault.isolate} (down)"
         if isinstance(fault, ClockSkewFault):
             return f"clock {fault.clock_skew.service}"
+        if isinstance(fault, DiskFullFault):
+            return f"disk {fault.disk_full.service}"
         return None
 
     def span(fault: AnyFault) -> tuple[float, float]:

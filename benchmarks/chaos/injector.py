@@ -13,11 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from benchmarks.chaos.clock_skew import ProducerClock
 from benchmarks.chaos.faults import (
     ClockSkewFault,
+    DiskFullFault,
     IsolateFault,
     ProcessFault,
     ResourceFault,
@@ -25,6 +27,7 @@ from benchmarks.chaos.faults import (
 )
 from benchmarks.events import RunEvents
 from benchmarks.provider import Target
+from system.stack import disks
 from system.stack.names import BROKER_ROLES
 
 Log = Callable[[str], None]
@@ -153,6 +156,8 @@ class FaultInjector:
                                        "libfaketime (the runner does that for its scenario)")
                 self.clock.step(f.clock_skew.offset_s)
                 entry["heal"] = ("reset_clock",)
+            elif isinstance(f, DiskFullFault):
+                self._fill_disk(f, entry)
             else:
                 self._apply_link(f, entry)
             entry["applied_at"] = time.time()
@@ -215,6 +220,24 @@ class FaultInjector:
         entry["pids"] = [hog.pid for hog in hogs]
         entry["heal"] = ("stop_hogs", sf.index)
 
+    def _fill_disk(self, f: DiskFullFault, entry: dict[str, Any]) -> None:
+        service = f.disk_full.service
+        if self.target.stack is None or not hasattr(self.target.stack, "log_dir"):
+            raise RuntimeError("disk_full needs a native stack the harness can reach")
+        path = self.target.stack.log_dir(service)
+        entry["log_dir"] = str(path)
+        entry["filled_bytes"] = disks.fill(path)
+        entry["disk"] = disks.usage(path)
+        entry["heal"] = ("free_disk", service, str(path))
+
+    def _free_disk(self, service: str, path: str, entry: dict[str, Any]) -> None:
+        """Delete the fill; start the broker again if the full disk stopped it."""
+        disks.unfill(Path(path))
+        alive = self.target.stack.record(service).alive()  # type: ignore[union-attr]
+        entry["broker_stopped_by_full_disk"] = not alive
+        if not alive:
+            self.handles[service].start()
+
     def _stop_hogs(self, index: int) -> None:
         hogs = self._hogs.pop(index, [])
         for hog in hogs:
@@ -240,6 +263,8 @@ class FaultInjector:
                 self._stop_hogs(args[0])
             elif kind == "reset_clock":
                 self.clock.reset()  # type: ignore[union-attr]
+            elif kind == "free_disk":
+                self._free_disk(args[0], args[1], entry)
             else:
                 self.handles[args[0]].start()
             entry["healed_at"] = time.time()

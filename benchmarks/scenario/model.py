@@ -37,6 +37,7 @@ from benchmarks.scenario.errors import (
     unwrap,
 )
 from benchmarks.chaos.faults import (
+    DiskFullFault,
     Fault,
     LinkFault,
     ScheduledFault,
@@ -150,6 +151,13 @@ class Scenario(Strict):
         for values in self.matrix.values():
             points *= len(values)
         return points
+
+    def small_disks(self) -> tuple[tuple[str, ...], int]:
+        """The brokers whose log dir the stack must put on a small disk (``disk_full``
+        faults), and that disk's size in MB (the largest asked for)."""
+        asked = [f.disk_full for f in self.faults if isinstance(f, DiskFullFault)]
+        return (tuple(sorted({a.service for a in asked})),
+                max((a.size_mb for a in asked), default=256))
 
     def fault_schedule(self) -> list[ScheduledFault]:
         """The faults with their actual start/heal times; the same seed gives the same list."""

@@ -31,8 +31,14 @@ from system.processor.detectors import DETECTORS
 
 EXTERNAL_ENV = {
     "bootstrap_servers": "IOTBENCH_BOOTSTRAP_SERVERS",
+    "producer_bootstrap": "IOTBENCH_PRODUCER_BOOTSTRAP",
+    "spark_bootstrap": "IOTBENCH_SPARK_BOOTSTRAP",
+    "admin_bootstrap": "IOTBENCH_ADMIN_BOOTSTRAP",
     "spark_master": "IOTBENCH_SPARK_MASTER",
     "mongo_uri": "IOTBENCH_MONGO_URI",
+    "sink_mongo_uri": "IOTBENCH_SINK_MONGO_URI",
+    "dashboard_url": "IOTBENCH_DASHBOARD_URL",
+    "driver_host": "IOTBENCH_DRIVER_HOST",
     "toxiproxy_url": "IOTBENCH_TOXIPROXY_URL",
 }
 """Environment variables that fill in ``stack.external`` fields the file leaves out."""
@@ -42,21 +48,49 @@ class ExternalEndpoints(Strict):
     """Addresses of a cluster the harness does not start (provider: external)."""
 
     bootstrap_servers: str | None = Field(
-        None, description="Kafka bootstrap servers, host:port[,host:port…]; "
-        "default $IOTBENCH_BOOTSTRAP_SERVERS.",
+        None, description="Kafka bootstrap servers, host:port[,host:port…], for every client "
+        "the three settings below leave out; default $IOTBENCH_BOOTSTRAP_SERVERS.",
+    )
+    producer_bootstrap: str | None = Field(
+        None, description="Where the producer bootstraps (e.g. through a proxy); default "
+        "$IOTBENCH_PRODUCER_BOOTSTRAP, else bootstrap_servers.",
+    )
+    spark_bootstrap: str | None = Field(
+        None, description="Where the Spark query reads Kafka; default $IOTBENCH_SPARK_BOOTSTRAP, "
+        "else bootstrap_servers.",
+    )
+    admin_bootstrap: str | None = Field(
+        None, description="Topic admin, lag and cluster sampling (should bypass any proxy, so "
+        "faults do not blind the harness); default $IOTBENCH_ADMIN_BOOTSTRAP, else "
+        "bootstrap_servers.",
     )
     spark_master: str | None = Field(
         None, description="Spark master URL (spark://host:7077); default $IOTBENCH_SPARK_MASTER."
     )
+    driver_host: str | None = Field(
+        None, description="The address the Spark driver (run here by the harness) advertises to "
+        "the cluster's executors; default $IOTBENCH_DRIVER_HOST, else 127.0.0.1. Any other "
+        "address makes the driver listen on every interface.",
+    )
     mongo_uri: str | None = Field(
-        None, description="mongodb:// URI of the store; default $IOTBENCH_MONGO_URI."
+        None, description="mongodb:// URI of the store, for the export and the checks; default "
+        "$IOTBENCH_MONGO_URI.",
+    )
+    sink_mongo_uri: str | None = Field(
+        None, description="The URI the Spark sink writes through (e.g. a proxy); default "
+        "$IOTBENCH_SINK_MONGO_URI, else mongo_uri.",
+    )
+    dashboard_url: str | None = Field(
+        None, description="The dashboard's base URL (visibility probe, Locust); default "
+        "$IOTBENCH_DASHBOARD_URL; none = no probe.",
     )
     toxiproxy_url: str | None = Field(
         None, description="Toxiproxy API URL (needed for link faults); "
         "default $IOTBENCH_TOXIPROXY_URL.",
     )
 
-    @field_validator("bootstrap_servers")
+    @field_validator("bootstrap_servers", "producer_bootstrap", "spark_bootstrap",
+                     "admin_bootstrap")
     @classmethod
     def _host_ports(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[\w.\-]+:\d+(,[\w.\-]+:\d+)*", value):
@@ -70,14 +104,14 @@ class ExternalEndpoints(Strict):
             raise ValueError(f"must be a Spark master URL such as spark://host:7077, got {value!r}")
         return value
 
-    @field_validator("mongo_uri")
+    @field_validator("mongo_uri", "sink_mongo_uri")
     @classmethod
     def _mongo_uri(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("mongodb://", "mongodb+srv://")):
             raise ValueError(f"must start with mongodb:// or mongodb+srv://, got {value!r}")
         return value
 
-    @field_validator("toxiproxy_url")
+    @field_validator("toxiproxy_url", "dashboard_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -290,6 +324,10 @@ class Producer(Strict):
     idempotence: bool = Field(
         True, description="Idempotent producer: the broker drops a retried batch it already "
         "has (no Kafka duplicates from retries). Needs acks: all.",
+    )
+    sync_send: bool = Field(
+        False, description="Wait for each record's acknowledgement before the next send: one "
+        "request per record, the naive design (scenarios/seed-baseline.yaml).",
     )
 
     @model_validator(mode="after")

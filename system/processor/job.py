@@ -23,7 +23,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from system.config import TOPIC, Endpoints
+from system.config import HOST, TOPIC, Endpoints
 from system.processor import detectors
 from system.processor.sink import MODES, SinkConfig, warm_up, write_partition
 from system.store_contract import DATABASE, PROCESSED
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m system.processor.job", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--master", default=e.spark_master_url, help="Spark master URL or local[N]")
+    p.add_argument("--driver-host", default=HOST,
+                   help="the address this driver advertises to the executors (another than "
+                        f"{HOST} makes it listen on every interface)")
     p.add_argument("--bootstrap", default=e.spark_bootstrap,
                    help="Kafka bootstrap (default: the spark-kafka link)")
     p.add_argument("--topic", default=TOPIC)
@@ -115,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from system.processor.session import build_session
 
     ensure_indexes(args.mongo_uri, args.database)
-    spark = build_session(args.master, "iotbench-processor", executor_memory=args.executor_memory,
+    spark = build_session(args.master, "iotbench-processor", driver_host=args.driver_host,
+                          executor_memory=args.executor_memory,
                           cores_max=args.cores_max, shuffle_partitions=args.shuffle_partitions)
     if args.progress:
         spark.streams.addListener(ProgressFile(args.progress).listener)

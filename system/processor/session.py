@@ -16,7 +16,8 @@ from system.config import HOST, cache_dir
 from system.stack.setup import spark_jars
 
 
-def build_session(master: str, app_name: str, *, cache: Path | None = None,
+def build_session(master: str, app_name: str, *, driver_host: str = HOST,
+                  cache: Path | None = None,
                   executor_memory: str = "512m", cores_max: int | None = None,
                   shuffle_partitions: int = 2, extra: dict[str, str] | None = None,
                   executor_python: str = sys.executable):
@@ -34,8 +35,9 @@ def build_session(master: str, app_name: str, *, cache: Path | None = None,
     builder = (
         SparkSession.builder.master(master).appName(app_name)
         .config("spark.jars", ",".join(str(j) for j in jars))
-        .config("spark.driver.host", HOST)
-        .config("spark.driver.bindAddress", HOST)
+        .config("spark.driver.host", driver_host)
+        # A driver that remote executors reach listens on every interface.
+        .config("spark.driver.bindAddress", HOST if driver_host == HOST else "0.0.0.0")
         .config("spark.executor.memory", executor_memory)
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.ui.showConsoleProgress", "false")

@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from system.config import HOST, TOPIC, Endpoints, Ports, cache_dir, state_dir
-from system.stack import mongo_backend, process, spark
+from system.stack import disks, mongo_backend, process, spark
 from system.stack.errors import PortBusy, ServiceError, SetupError, StackError
 from system.stack.kafka_cluster import Replication
-from system.stack.kafka_services import kafka_bound_ports, kafka_services, kafka_urls
+from system.stack.kafka_services import (broker_data_dir, kafka_bound_ports, kafka_services,
+                                         kafka_urls)
 from system.stack.links import Links, link_specs
 from system.stack.process import ProcessRecord
 from system.stack.service import Service as _Service
@@ -59,6 +60,11 @@ class StackConfig:
     min_insync_replicas: int | None = None
     """Of the run's topic; None = 1 for one broker, 2 for three."""
     unclean_leader_election: bool = False
+    small_disks: tuple[str, ...] = ()
+    """Kafka services (``kafka`` or ``kafka-N``) whose log dir is a tmpfs of
+    ``small_disk_mb``, mounted before the broker formats it (the ``disk_full`` fault fills
+    it; needs root) and unmounted at ``down``."""
+    small_disk_mb: int = 256
 
     def replication(self) -> Replication:
         """The resolved settings; StackError names a setting Kafka would refuse."""
@@ -113,7 +119,8 @@ class NativeStack:
                      after_ready=lambda: self.links.ensure(link_specs(p, c.brokers))),
             *mongo_backend.services(c.mongo, self.cache, self.home, p, e.direct_mongo_uri),
             *kafka_services(c.brokers, c.replication(), c.topic, c.partitions, self.home,
-                            self.cache, p, e),
+                            self.cache, p, e, small_disks=c.small_disks,
+                            small_disk_mb=c.small_disk_mb),
             _Service("spark-master", lambda: spark.master_command(p),
                      HttpJson(f"{e.spark_master_ui}/json/",
                               lambda s: isinstance(s, dict) and s.get("status") == "ALIVE",
@@ -193,6 +200,7 @@ class NativeStack:
             pool.shutdown(wait=True, cancel_futures=True)
             self.log("stack up failed: stopping what was started")
             self._stop_records(list(self._records.values()))
+            disks.unmount_under(self.home)
             StackState.remove(self.home)
             self._records.clear()
             raise
@@ -276,6 +284,7 @@ class NativeStack:
         state = self.state or StackState.load(self.home)
         records = list(state.processes) if state else list(self._records.values())
         lines = self._stop_records(records)
+        lines += disks.unmount_under(self.home)
         if state:
             StackState.remove(self.home)
         if purge:
@@ -331,7 +340,8 @@ class NativeStack:
         state = StackState.load(home)
         if state is None or not state.running():
             return None
-        stack = cls(StackConfig(**state.config), home=home, ports=Ports(**state.ports), log=log)
+        config = {**state.config, "small_disks": tuple(state.config.get("small_disks", ()))}
+        stack = cls(StackConfig(**config), home=home, ports=Ports(**state.ports), log=log)
         stack.state = state
         stack._records = {r.name: r for r in state.processes}
         return stack
@@ -349,6 +359,10 @@ class NativeStack:
 
     def pause_service(self, name: str, paused: bool) -> None:
         process.pause(self.record(name), paused)
+
+    def log_dir(self, name: str) -> Path:
+        """The data dir of Kafka service ``name`` (``kafka`` or ``kafka-N``)."""
+        return broker_data_dir(self.home, name)
 
     def stop_service(self, name: str) -> str:
         return process.stop(self.record(name))

@@ -1,4 +1,6 @@
-"""Resource faults: a ``cpu_hog`` really runs busy processes for its window, and is healed."""
+"""Resource faults: a ``cpu_hog`` really runs busy processes for its window, a
+``disk_full`` really fills a broker's log dir (and Kafka halts on it), a ``clock_skew``
+steps the producer's wall clock — each healed, or refused with its reason, and journaled."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from benchmarks.chaos import clock_skew
+from benchmarks.chaos.injector import FaultInjector, stack_handles
 from benchmarks.events import RunEvents
-from benchmarks.chaos.injector import FaultInjector
-from benchmarks.provider import Target
-from benchmarks.scenario.model import parse_scenario
+from benchmarks.provider import Target, native_target
 from benchmarks.scenario.errors import ScenarioError
+from benchmarks.scenario.model import parse_scenario
+from system.stack import disks
 
 BASE = {"name": "hog", "duration_s": 30, "warmup_s": 0}
 
@@ -154,3 +157,71 @@ def test_clock_skew_is_refused_where_libfaketime_breaks_monotonic_sleeps(tmp_pat
             clock.check_sleep()
     else:
         clock.check_sleep()
+
+
+# ------------------------------------------------------------------ disk_full
+
+DISK_OFFSET = 7000
+
+
+@pytest.mark.skipif(disks.why_not() is not None, reason=str(disks.why_not()))
+def test_disk_full_halts_the_broker_and_the_heal_brings_it_back(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from system.stack import kafka
+    from tests.own_stack import own_stack
+
+    home = tmp_path_factory.mktemp("disk-full-stack")
+    with own_stack(home, DISK_OFFSET, partitions=1, workers=1, dashboard=False,
+                   small_disks=("kafka",), small_disk_mb=64) as stack:
+        log_dir = stack.log_dir("kafka")
+        assert disks.mounted_under(home) == [log_dir]
+        assert disks.usage(log_dir)["size_bytes"] == 64 << 20
+        scenario = parse_scenario({**BASE, "faults": [
+            {"at_s": 0, "duration_s": 20, "disk_full": {"service": "kafka", "size_mb": 64}}]})
+        (scheduled,) = scenario.fault_schedule()
+        target = native_target(stack, started_here=False)
+        entries: list[dict] = []
+        events = RunEvents()
+        events.fault_healed.add_listener(lambda entry: entries.append(entry))
+        injector = FaultInjector([scheduled], target, stack_handles(target), events,
+                                 log=lambda _: None)
+        injector.apply(scheduled)
+        entry = injector.active[scheduled.index]
+        assert (entry["target"], entry["kind"]) == ("kafka", "disk_full")
+        assert entry["filled_bytes"] > 0 and entry["disk"]["free_bytes"] == 0
+        # KRaft's controller appends to the metadata log twice a second: the first append
+        # that finds no space fails the (only) log dir, and Kafka halts the broker.
+        deadline = time.monotonic() + 90
+        while stack.record("kafka").alive() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not stack.record("kafka").alive(), "the broker kept running on a full disk"
+        assert "No space left on device" in (home / "logs" / "kafka.log").read_text(
+            errors="replace")
+        injector.heal(scheduled.index)
+        (healed,) = entries
+        assert healed["error"] is None and healed["healed_at"] is not None
+        assert healed["broker_stopped_by_full_disk"] is True
+        assert stack.record("kafka").alive()
+        assert kafka.broker_ready(stack.endpoints.direct_bootstrap)
+        assert disks.usage(log_dir)["free_bytes"] > 0
+    assert disks.mounted_under(home) == [], "stack down unmounts the small disk"
+
+
+def test_disk_full_is_refused_where_it_cannot_work() -> None:
+    three = {"stack": {"kafka": {"brokers": 3}}}
+    cases = [
+        ({**three, "faults": [{"at_s": 1, "duration_s": 5, "disk_full": {"service": "kafka"}}]},
+         "disk_full: service 'kafka' does not exist with 3 broker(s)"),
+        ({"faults": [{"at_s": 1, "duration_s": 5, "disk_full": {"service": "kafka-2"}}]},
+         "disk_full: service 'kafka-2' does not exist with 1 broker(s)"),
+        ({"stack": {"provider": "docker"}, "faults": [
+            {"at_s": 1, "duration_s": 5, "disk_full": {"service": "kafka"}}]},
+         "provider docker does not allow it"),
+        ({"faults": [{"at_s": 1, "disk_full": {"service": "kafka"}}]}, "duration_s"),
+        ({"faults": [{"at_s": 1, "duration_s": 5, "disk_full": {"service": "kafka",
+                                                                 "size_mb": 1}}]}, "size_mb"),
+    ]
+    for data, message in cases:
+        with pytest.raises(ScenarioError) as raised:
+            parse_scenario({**BASE, **data})
+        assert message in str(raised.value), (data, str(raised.value))
