@@ -112,16 +112,31 @@ MIN_REPETITIONS = 3
 def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float | None = None,
                   max_eps: float = 50_000, precision: float = 0.1,
                   repetitions: int = MIN_REPETITIONS) -> int:
+    """``iotbench capacity FILE``: :func:`search_capacity` of the file's scenario."""
+    from benchmarks.scenario.model import load_scenario
+
+    try:
+        found, _ = search_capacity(load_scenario(path), root, start_eps=start_eps,
+                                   max_eps=max_eps, precision=precision,
+                                   repetitions=repetitions)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if found["capacity_eps"] else EXIT_SLO_FAILED
+
+
+def search_capacity(base: Scenario, root: Path, *, start_eps: float | None = None,
+                    max_eps: float = 50_000, precision: float = 0.1,
+                    repetitions: int = MIN_REPETITIONS) -> tuple[dict[str, Any], Path]:
     """Doubling then bisection over ``producer.rate_eps``; every probe is a run.
 
     A rate is probed up to ``repetitions`` times and passes only if every probe passes (the
     first failing probe settles it); the capacity is the highest rate at and below which
     every probed rate passed, so it never rests on a lucky probe above a failed one.
+    Returns what ``capacity.json`` holds and the sweep folder; KeyboardInterrupt passes
+    through (the probes so far are kept).
     """
-    from benchmarks.scenario.model import load_scenario
     from reports.sustainability import SustainabilityRule, capacity_from_probes, judge
 
-    base = load_scenario(path)
     rule = SustainabilityRule()
     sweep = Sweep(root, f"capacity-{base.name}")
     probes: list[dict[str, Any]] = []
@@ -167,8 +182,6 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
                 low = mid
             else:
                 high = mid
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
     finally:
         sweep.close()
     found = write_capacity()
@@ -177,4 +190,4 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
           f"probe passed, {repetitions} probes a rate; first unsustainable: "
           f"{found['first_unsustainable_eps'] or f'> {max_eps:,.0f}'})")
     sweep.report()
-    return EXIT_OK if capacity else EXIT_SLO_FAILED
+    return found, sweep.dir

@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idempotence", action=argparse.BooleanOptionalAction, default=True,
                         help="idempotent producer (no duplicates from retries); needs "
                              "--acks all (default: on)")
+    parser.add_argument("--sync-send", action="store_true",
+                        help="wait for each record's ack before the next send (the naive "
+                             "one-request-per-record design, for a baseline)")
     parser.add_argument("--delivery-timeout", type=float, default=120.0,
                         help="seconds a record may wait for its ack, retries included")
     parser.add_argument("--topic", default=TOPIC)
@@ -104,6 +107,7 @@ def produce_main(args: argparse.Namespace) -> int:
             delivery_timeout_s=args.delivery_timeout, processes=args.processes,
             client=args.client, acks=getattr(args, "acks", "all"),
             idempotence=getattr(args, "idempotence", True),
+            sync_send=getattr(args, "sync_send", False),
             run_id=getattr(args, "run_id", ""))
         target = f"profile {profile}" if profile is not None else f"{rate:g} events/s"
         length = (f"{args.duration:g} s" if args.duration is not None

@@ -53,6 +53,9 @@ class ClientSettings:
     idempotence: bool = True
     """The broker drops a retried batch it already appended (no Kafka duplicates from
     producer retries); needs ``acks="all"``."""
+    sync_send: bool = False
+    """Wait for each record's acknowledgement before sending the next (the naive design:
+    one request per record); the ledger is the same either way."""
 
     def validate(self) -> None:
         if self.acks not in ACKS:

@@ -51,7 +51,8 @@ class Producer:
                  max_block_s: float = 10.0, processes: int = 1,
                  client: str = "kafka-python", close_timeout_s: float = 5.0,
                  flush_rows: int = 50_000, flush_interval_s: float = 5.0,
-                 acks: str = "all", idempotence: bool = True, run_id: str = "") -> None:
+                 acks: str = "all", idempotence: bool = True, sync_send: bool = False,
+                 run_id: str = "") -> None:
         if client not in CLIENTS:
             raise ProducerError(f"unknown client {client!r}; choose one of {CLIENTS}")
         if client == "confluent-kafka" and not confluent_available():
@@ -66,10 +67,11 @@ class Producer:
         self.fleet.build()  # validate now, not in a worker
         self.client_settings = ClientSettings(
             bootstrap=bootstrap or Endpoints().producer_bootstrap, topic=topic,
-            delivery_timeout_ms=int(delivery_timeout_s * 1000), linger_ms=linger_ms,
+            delivery_timeout_ms=int(delivery_timeout_s * 1000),
+            linger_ms=0 if sync_send else linger_ms,  # nothing to batch when each send waits
             batch_size=batch_size, compression=compression,
             max_block_ms=int(max_block_s * 1000), client=client, acks=acks,
-            idempotence=idempotence)
+            idempotence=idempotence, sync_send=sync_send)
         self.client_settings.validate()
         self.device_order = device_order
         self.processes = processes

@@ -150,6 +150,8 @@ class Sender:
                             duration_s=job.duration_s, device_order=job.device_order,
                             seed=job.fleet.seed)
         owned, fleet = self.owned, self.fleet
+        sync = job.client.sync_send
+        sync_timeout_s = job.client.delivery_timeout_ms / 1000
         next_tick = t0 + PROGRESS_INTERVAL_S
         delays: list[float] = []
         sent_at_tick = 0
@@ -181,6 +183,8 @@ class Sender:
                                      event.truth_detail, stamped, clock.stamp(last_send)))
                 try:
                     client.send(token, event.device_id.encode(), value)
+                    if sync:
+                        client.flush(sync_timeout_s)
                 except ProducerError as exc:
                     self.send_failures += 1
                     ledger.failed_with(token, str(exc))

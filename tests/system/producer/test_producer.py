@@ -212,6 +212,22 @@ def test_acks_0_acks_locally_with_offset_minus_1_and_acks_1_with_real_offsets(
         tmp_path / "acks0")}, "two run ids, one seed: disjoint event ids"
 
 
+@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka"])
+def test_sync_send_waits_for_each_ack_before_the_next_send(
+        stack: NativeStack, topic: str, tmp_path: Path, client: str) -> None:
+    producer = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic, seed=4,
+                        acks="1", idempotence=False, sync_send=True, client=client,
+                        run_id=f"sync-{client}")
+    summary = producer.run(tmp_path / client, rate_eps=2000, count=200)
+    assert summary["acked"] == 200
+    rows = sorted(_ledger(tmp_path / client), key=lambda r: r["send_ts"])
+    assert all(r["error"] is None and r["offset"] >= 0 for r in rows)
+    # One record in flight at a time: every send comes after the previous record's ack.
+    overlaps = [(a["event_id"], b["event_id"]) for a, b in zip(rows, rows[1:])
+                if b["send_ts"] < a["ack_ts"]]
+    assert overlaps == []
+
+
 @pytest.mark.parametrize("acks", ["0", "1"])
 def test_idempotence_without_acks_all_is_refused_before_connecting(acks: str,
                                                                    tmp_path: Path) -> None:

@@ -1,0 +1,47 @@
+"""The goal table of ``python -m benchmarks.pipeline`` (no stack: its configurations and how
+measured figures become verdicts; the measurements themselves are recorded, not tested)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import pipeline
+
+
+def test_every_configuration_is_a_valid_scenario_with_its_overrides() -> None:
+    seen = {name: pipeline.configured(name) for name in pipeline.CONFIGS}
+    assert seen["ours-confluent"].producer.client == "confluent-kafka"
+    assert seen["ours-postgres"].stack.mongo == "ferretdb-postgres"
+    base = seen["seed-baseline"]
+    assert (base.producer.sync_send, base.stack.sink.mode, base.stack.trigger_ms) == (
+        True, "append", 0)
+    ours = seen["ours"]
+    assert (ours.stack.partitions, ours.stack.workers, ours.stack.worker_cores) == (
+        base.stack.partitions, base.stack.workers, base.stack.worker_cores) == (2, 1, 1)
+    assert (ours.duration_s, ours.warmup_s, ours.producer.devices) == (
+        base.duration_s, base.warmup_s, base.producer.devices), "one topology, one window"
+
+
+def test_verdicts_compare_each_figure_with_its_goal_and_say_what_was_not_measured() -> None:
+    result = {"capacity": {"ours": {"capacity_eps": 400.0}, "ours-confluent":
+                           {"capacity_eps": 500.0}, "seed-baseline": {"capacity_eps": 20.0}},
+              "ceilings": {"ceilings_eps": {"producer_eps": 4000.0, "spark_eps": 600.0,
+                                            "mongo_sink_eps": None}},
+              "half_load": {"e2e_p99_ms": 900.0, "stored_to_visible_p50_ms": None,
+                            "cpu_share_of_machine": {"mongo": 0.3}}}
+    v = pipeline.verdicts(result)
+    assert v["sustainable_eps"] == {"measured": 500.0, "goal": 8000, "met": False}
+    assert v["ratio_to_slowest_ceiling"]["measured"] == pytest.approx(500 / 600, abs=1e-4)
+    assert v["ratio_to_slowest_ceiling"]["met"] is True
+    assert v["ratio_to_baseline"] == {"measured": 25.0, "goal": 20, "met": True}
+    assert v["e2e_p99_ms_at_half"]["met"] is True
+    assert v["stored_to_visible_p50_ms"]["met"] is None
+    assert v["mongo_cpu_share_of_machine"]["met"] is False
+
+
+def test_an_unknown_configuration_is_refused_with_the_known_ones(capsys) -> None:
+    with pytest.raises(SystemExit) as raised:
+        pipeline.main(["--configs", "ours,fastest"])
+    assert raised.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown configuration(s) fastest" in err and "seed-baseline" in err
