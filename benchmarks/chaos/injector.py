@@ -63,6 +63,22 @@ def stack_handles(target: Target) -> dict[str, ProcessHandle]:
     ) for fault_name, name in names.items()}
 
 
+def action_order(schedule: list[ScheduledFault]) -> list[tuple[float, str, ScheduledFault]]:
+    """(seconds, "apply" | "heal", fault) in the order the injector acts.
+
+    At one instant: first the heals of faults applied earlier (a fault's window may end where
+    the next one's begins), then the applies, then the heals of faults applied at that same
+    instant — a restart with no delay is started again right after its own stop, not before
+    it (which left three brokers stopped in run 20261204-031714-rolling-restart)."""
+    actions: list[tuple[float, int, int, str, ScheduledFault]] = []
+    for sf in schedule:
+        actions.append((sf.start_s, 1, sf.index, "apply", sf))
+        if sf.heal_s is not None:
+            actions.append((sf.heal_s, 0 if sf.heal_s > sf.start_s else 2, sf.index, "heal",
+                            sf))
+    return [(at_s, what, sf) for at_s, _, _, what, sf in sorted(actions, key=lambda a: a[:3])]
+
+
 class FaultInjector:
     """Runs the schedule on a thread; ``heal_all`` undoes whatever is still active."""
 
@@ -101,12 +117,7 @@ class FaultInjector:
         self._thread.start()
 
     def _run(self) -> None:
-        actions: list[tuple[float, str, ScheduledFault]] = []
-        for sf in self.schedule:
-            actions.append((sf.start_s, "apply", sf))
-            if sf.heal_s is not None:
-                actions.append((sf.heal_s, "heal", sf))
-        for at_s, what, sf in sorted(actions, key=lambda a: (a[0], a[1] == "apply")):
+        for at_s, what, sf in action_order(self.schedule):
             if self._stop.wait(max(0.0, self.t0 + at_s - time.time())):
                 return
             if what == "apply" and self.gate is not None:

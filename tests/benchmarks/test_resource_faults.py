@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.chaos import clock_skew
-from benchmarks.chaos.injector import FaultInjector, stack_handles
+from benchmarks.chaos.injector import FaultInjector, action_order, stack_handles
 from benchmarks.events import RunEvents
 from benchmarks.provider import Target, native_target
 from benchmarks.scenario.errors import ScenarioError
@@ -225,3 +225,17 @@ def test_disk_full_is_refused_where_it_cannot_work() -> None:
         with pytest.raises(ScenarioError) as raised:
             parse_scenario({**BASE, **data})
         assert message in str(raised.value), (data, str(raised.value))
+
+
+# ------------------------------------------------------------------ the schedule's order
+
+def test_a_restart_without_delay_is_started_again_after_its_own_stop() -> None:
+    scenario = parse_scenario({
+        "name": "order", "duration_s": 130, "warmup_s": 0,
+        "stack": {"kafka": {"brokers": 3}},
+        "faults": [{"at_s": 60, "process": "kafka-1", "action": "restart", "duration_s": 15},
+                   {"at_s": 75, "process": "kafka-2", "action": "restart", "duration_s": 15},
+                   {"at_s": 60, "duration_s": 15, "cpu_hog": {"cores": 1}}]})
+    order = [(at, what, sf.index) for at, what, sf in action_order(scenario.fault_schedule())]
+    assert order == [(60, "apply", 0), (60, "apply", 2), (60, "heal", 0),
+                     (75, "heal", 2), (75, "apply", 1), (75, "heal", 1)]
