@@ -220,7 +220,7 @@ class Run:
             produce_started_at=self.injector.t0 if self.injector else time.time(),
             rate_eps=s.producer.rate_at(time.time() - (self.injector.t0 if self.injector
                                                        else time.time())),
-            trigger_s=s.stack.trigger_ms / 1000,
+            trigger_s=s.stack.realtime_batch_s or s.stack.trigger_ms / 1000,
             lag_history=list(self.lag.history) if self.lag else [],
             progress_file=self.run_dir / "spark_progress.jsonl")
         self.journal.update(steady_state=self.baseline)
@@ -265,6 +265,7 @@ class Run:
                 "target": self.target.describe() if self.target else {},
                 "partitions": s.stack.partitions, "workers": s.stack.workers,
                 "worker_cores": s.stack.worker_cores, "trigger_ms": s.stack.trigger_ms,
+                "realtime_batch_s": s.stack.realtime_batch_s,
                 "sink_mode": s.stack.sink.mode,
                 "starting_offsets": s.stack.starting_offsets, "acks": s.producer.acks,
                 "idempotence": s.producer.idempotence}
@@ -289,6 +290,8 @@ class Run:
                 "--cores-max", str(s.workers * s.worker_cores)]
         if s.max_offsets_per_trigger:
             args += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
+        if s.realtime_batch_s:
+            args += ["--realtime-batch-s", f"{s.realtime_batch_s:g}"]
         return args
 
     def _producer_args(self) -> list[str]:

@@ -135,6 +135,32 @@ class Sink(Strict):
     )
 
 
+class Trigger(Strict):
+    """When the Spark query processes what arrived: micro-batches every ``interval_ms``, or
+    Spark's real-time mode with batches of ``batch_s`` (a foreach writer; every partition's
+    task runs for the whole batch)."""
+
+    mode: Literal["microbatch", "realtime"] = Field(
+        "microbatch", description="microbatch (foreachBatch, one write per partition per "
+        "micro-batch) or realtime (Spark's real-time mode through a foreach writer; see "
+        "system/processor/realtime.py for why a reading still waits up to batch_s).")
+    interval_ms: int | None = Field(
+        None, ge=0, description="microbatch only: the trigger interval (as stack.trigger_ms).")
+    batch_s: float | None = Field(
+        None, gt=0, le=600, description="realtime only: the real-time batch duration "
+        "(default 5); offsets are committed at its end.")
+
+    @model_validator(mode="after")
+    def _own_keys(self) -> Trigger:
+        if self.mode == "microbatch" and self.batch_s is not None:
+            raise ValueError("batch_s is for mode: realtime; a micro-batch trigger takes "
+                             "interval_ms")
+        if self.mode == "realtime" and self.interval_ms is not None:
+            raise ValueError("interval_ms is for mode: microbatch; a real-time trigger takes "
+                             "batch_s")
+        return self
+
+
 def memory_mb(text: str) -> int:
     number, unit = int(text[:-1]), text[-1].lower()
     return number * {"k": 1, "m": 1024, "g": 1024**2, "t": 1024**3}[unit] // 1024
@@ -161,6 +187,9 @@ class Stack(Strict):
     trigger_ms: int = Field(
         1000, ge=0, description="Micro-batch trigger interval in ms; 0 = as fast as possible."
     )
+    trigger: Trigger | None = Field(
+        None, description="mode (microbatch | realtime) with interval_ms or batch_s; the "
+        "long form of trigger_ms, which it replaces (give one of them).")
     starting_offsets: Literal["earliest", "latest"] = Field(
         "earliest", description="Where a query restarted without its checkpoint (a fault "
         "with lose_checkpoint) starts reading the topic (Spark startingOffsets); latest skips "
@@ -229,6 +258,35 @@ class Stack(Strict):
             raise ValueError(f"kafka.brokers: {self.kafka.brokers} needs provider: native "
                              f"(provider {self.provider!r} runs or names its own Kafka)")
         return self
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Stack:
+        t = self.trigger
+        if t is None:
+            return self
+        if "trigger_ms" in self.model_fields_set:
+            raise ValueError("give stack.trigger or stack.trigger_ms, not both")
+        if t.mode == "microbatch" and t.interval_ms is not None:
+            self.trigger_ms = t.interval_ms
+        if t.mode == "realtime":
+            slots = self.workers * self.worker_cores
+            if slots < self.partitions:
+                raise ValueError(
+                    f"trigger mode realtime runs every partition's task at once for the whole "
+                    f"batch: {self.partitions} partitions need workers × worker_cores ≥ "
+                    f"{self.partitions} (have {slots})")
+            if self.max_offsets_per_trigger is not None:
+                raise ValueError("max_offsets_per_trigger caps micro-batches; real-time mode "
+                                 "reads what arrives")
+        return self
+
+    @property
+    def realtime_batch_s(self) -> float | None:
+        """The real-time batch duration, or None for micro-batches."""
+        t = self.trigger
+        if t is None or t.mode != "realtime":
+            return None
+        return t.batch_s or 5.0
 
     @property
     def effective_shuffle_partitions(self) -> int:

@@ -25,9 +25,10 @@ from pathlib import Path
 
 from system.config import HOST, TOPIC, Endpoints
 from system.processor import detectors
+from system.processor.realtime import SliceWriter
 from system.processor.sink import MODES, SinkConfig, warm_up, write_partition
-from system.store_contract import DATABASE, PROCESSED
 from system.processor.store import ensure_indexes
+from system.store_contract import DATABASE, PROCESSED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="idempotent: _id = event_id, replays absorbed and noted; append: the "
                    "seed's plain inserts, so a replayed micro-batch stores twice")
     p.add_argument("--trigger-ms", type=int, default=500, help="micro-batch interval")
+    p.add_argument("--realtime-batch-s", type=float, default=None,
+                   help="run in Spark's real-time mode with batches this long (a foreach "
+                        "writer; see system.processor.realtime) instead of micro-batches")
     p.add_argument("--max-offsets-per-trigger", type=int, default=None)
     p.add_argument("--shuffle-partitions", type=int, default=2)
     p.add_argument("--starting-offsets", default="earliest", choices=["earliest", "latest"])
@@ -118,8 +122,12 @@ def run(args: argparse.Namespace) -> int:
     from system.processor.session import build_session
 
     ensure_indexes(args.mongo_uri, args.database)
+    # Spark refuses real-time batches under realTimeMode.minBatchDuration (5 s by default);
+    # a reading waits up to one batch (see system.processor.realtime), so allow ours.
+    extra = ({"spark.sql.streaming.realTimeMode.minBatchDuration":
+              f"{int(args.realtime_batch_s * 1000)}ms"} if args.realtime_batch_s else None)
     spark = build_session(args.master, "iotbench-processor", driver_host=args.driver_host,
-                          executor_memory=args.executor_memory,
+                          executor_memory=args.executor_memory, extra=extra,
                           cores_max=args.cores_max, shuffle_partitions=args.shuffle_partitions)
     if args.progress:
         spark.streams.addListener(ProgressFile(args.progress).listener)
@@ -146,12 +154,16 @@ def run(args: argparse.Namespace) -> int:
         if timings is not None:
             timings.write(batch_id, started, time.time(), slices)
 
-    writer = (reader.load().select("value", "partition", "offset", "timestamp")
-              .writeStream.foreachBatch(write_batch)
-              .option("checkpointLocation", str(args.checkpoint))
+    stream = reader.load().select("value", "partition", "offset", "timestamp").writeStream
+    if args.realtime_batch_s:
+        writer = (stream.foreach(SliceWriter(config)).outputMode("update")
+                  .trigger(realTime=f"{args.realtime_batch_s:g} seconds"))
+    else:
+        writer = stream.foreachBatch(write_batch)
+        writer = (writer.trigger(availableNow=True) if args.available_now
+                  else writer.trigger(processingTime=f"{args.trigger_ms} milliseconds"))
+    writer = (writer.option("checkpointLocation", str(args.checkpoint))
               .queryName("iotbench-processor"))
-    writer = (writer.trigger(availableNow=True) if args.available_now
-              else writer.trigger(processingTime=f"{args.trigger_ms} milliseconds"))
     query = writer.start()
     print(f"processor: query {query.id} started; writing {args.database}.{PROCESSED}",
           flush=True)

@@ -282,8 +282,10 @@ class NativeStack:
     def down(self, purge: bool = False) -> list[str]:
         """Stop every process of this home's stack; returns one line per process."""
         state = self.state or StackState.load(self.home)
-        records = list(state.processes) if state else list(self._records.values())
-        lines = self._stop_records(records)
+        # A service being started again (a fault's heal) is in _records before the state
+        # file lists it: stop the newest process of every name.
+        newest = {r.name: r for r in (state.processes if state else [])} | self._records
+        lines = self._stop_records(list(newest.values()))
         lines += disks.unmount_under(self.home)
         if state:
             StackState.remove(self.home)
