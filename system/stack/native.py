@@ -178,6 +178,9 @@ class NativeStack:
             if port_open(port):
                 raise PortBusy(service, port, _port_holder(port))
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.config.small_disks:
+            disks.unmount_under(self.home)  # left by a stack that died without `down`
+            self._forget_kafka("a small disk hides that broker's metadata log")
         self._cancel.clear()
         started = time.monotonic()
         timings: dict[str, float] = {}
@@ -287,6 +290,8 @@ class NativeStack:
         newest = {r.name: r for r in (state.processes if state else [])} | self._records
         lines = self._stop_records(list(newest.values()))
         lines += disks.unmount_under(self.home)
+        if self.config.small_disks:
+            lines.append(self._forget_kafka("its small disk is gone with the unmount"))
         if state:
             StackState.remove(self.home)
         if purge:
@@ -297,6 +302,15 @@ class NativeStack:
         self.state = None
         self._records.clear()
         return lines
+
+    def _forget_kafka(self, why: str) -> str:
+        """Delete every Kafka node's data (a fresh cluster next start): a KRaft voter whose
+        metadata log vanished cannot rejoin a quorum that remembers it — Kafka 4.1 halts it
+        with "Received request or response with leader … inconsistent with current leader
+        OptionalInt.empty and epoch 0" — so a stack with a small disk starts and ends with
+        no Kafka data at all."""
+        shutil.rmtree(self.home / "kafka", ignore_errors=True)
+        return f"Kafka data under {self.home / 'kafka'} deleted ({why})"
 
     def _stop_records(self, records: list[ProcessRecord]) -> list[str]:
         # Stopped in parallel: each waits on its own grace period. Replicated brokers go
