@@ -225,7 +225,9 @@ def _add_stack_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mongo", default="auto",
                    choices=["auto", "ferretdb-sqlite", "ferretdb-postgres", "mongod"],
                    help="MongoDB-wire server: FerretDB on SQLite or on a private PostgreSQL, "
-                   "or a real mongod from PATH (auto: mongod if on PATH, else ferretdb-sqlite)")
+                   "or a real mongod from PATH (auto: mongod if on PATH, else ferretdb-postgres "
+                   "when PostgreSQL is installed and can reach the state folder, else "
+                   "ferretdb-sqlite)")
     p.add_argument("--provider", choices=["native", "docker"], default="native",
                    help="native processes (default) or docker compose via testcontainers")
     p.add_argument("--brokers", type=int, default=1, choices=[1, 3],

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ours": ("scenarios/capacity.yaml", {}),
     "ours-confluent": ("scenarios/capacity.yaml", {"producer.client": "confluent-kafka"}),
-    "ours-postgres": ("scenarios/capacity.yaml", {"stack.mongo": "ferretdb-postgres"}),
+    "ours-sqlite": ("scenarios/capacity.yaml", {"stack.mongo": "ferretdb-sqlite"}),
     "seed-baseline": ("scenarios/seed-baseline.yaml", {}),
 }
 """Name → (scenario file, key path → value overrides)."""

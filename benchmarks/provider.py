@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from system.config import HOST
+from system.config import HOST, state_dir
 from system.stack import mongo_backend
 from system.stack.errors import StackError
 from system.stack.links import Links
@@ -84,7 +84,8 @@ def acquire(stack_settings: Any, log: Log, small_disks: tuple[str, ...] = (),
     wanted = StackConfig(partitions=stack_settings.partitions, workers=stack_settings.workers,
                          worker_cores=stack_settings.worker_cores,
                          worker_memory=stack_settings.worker_memory,
-                         mongo=mongo_backend.resolve(stack_settings.mongo),
+                         mongo=mongo_backend.resolve(stack_settings.mongo,
+                                                     state_dir() / "stack"),
                          brokers=ks.brokers, replication_factor=ks.replication_factor,
                          min_insync_replicas=ks.min_insync_replicas,
                          unclean_leader_election=ks.unclean_leader_election,

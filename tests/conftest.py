@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,16 +29,20 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeStack]:
+def stack() -> Iterator[NativeStack]:
     """The real stack (Kafka, Toxiproxy, Mongo-wire, Spark master + 1 worker, dashboard)."""
     # <state>/stack, so a CLI run with IOTBENCH_STATE=<state> finds and reuses this stack.
-    home = tmp_path_factory.mktemp("state") / "stack"
-    native = NativeStack(StackConfig(partitions=2, workers=1), home=home)
+    # Not under pytest's 0700 tmp folder: PostgreSQL (the default backend, as its own user
+    # when we are root) must be able to reach its data dir there.
+    state = Path(tempfile.mkdtemp(prefix="iotbench-session-"))
+    state.chmod(0o755)
+    native = NativeStack(StackConfig(partitions=2, workers=1), home=state / "stack")
     native.up()
     try:
         yield native
     finally:
         native.down()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture()

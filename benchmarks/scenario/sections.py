@@ -181,7 +181,9 @@ class Stack(Strict):
         "auto", description="The MongoDB-wire server (native stack): ferretdb-sqlite = "
         "FerretDB v1 on SQLite files; ferretdb-postgres = FerretDB v1 on a private PostgreSQL "
         "cluster the stack starts (needs `apt-get install postgresql`); mongod = a real mongod "
-        "from PATH; auto = mongod when one is on PATH, else ferretdb-sqlite. docker always "
+        "from PATH; auto = mongod when one is on PATH, else ferretdb-postgres when PostgreSQL "
+        "is installed and its user can reach the state folder, else ferretdb-sqlite. docker "
+        "always "
         "runs a real mongod; external uses external.mongo_uri.",
     )
     trigger_ms: int = Field(

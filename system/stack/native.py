@@ -81,8 +81,11 @@ class NativeStack:
                  ) -> None:
         config = config or StackConfig()
         config.replication()  # refuse brokers: 2, RF > brokers, … before anything starts
-        self.config = replace(config, mongo=mongo_backend.resolve(config.mongo))
         self.home = (home or state_dir() / "stack").resolve()
+        self.config = replace(config, mongo=mongo_backend.resolve(config.mongo, self.home))
+        self.mongo_choice = (None if config.mongo != "auto"
+                             else mongo_backend.auto_choice(self.home)[1])
+        """Why ``stack.mongo: auto`` became ``config.mongo`` (None when it was chosen)."""
         self.cache = cache or cache_dir()
         self.ports = ports or Ports.from_env()
         self.endpoints = Endpoints(self.ports, brokers=self.config.brokers)
@@ -187,6 +190,8 @@ class NativeStack:
         services = self._services()
         self._healthy = {s.name: threading.Event() for s in services}
         self.log(f"starting {len(services)} services (state in {self.home})")
+        if self.mongo_choice:
+            self.log(f"stack.mongo auto: {self.config.mongo} ({self.mongo_choice})")
         pool = ThreadPoolExecutor(max_workers=len(services))
         try:
             futures = {pool.submit(self._start_one, s, started): s.name for s in services}

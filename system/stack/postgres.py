@@ -27,7 +27,8 @@ from system.config import HOST
 from system.stack.errors import MissingPrerequisite, SetupError
 from system.stack.wait import Predicate, WaitStrategy
 
-INSTALL_HINT = ("PostgreSQL is needed only for `stack.mongo: ferretdb-postgres`: install it "
+INSTALL_HINT = ("PostgreSQL is needed for `stack.mongo: ferretdb-postgres` (what `auto` picks "
+                "when it can): install it "
                 "with `apt-get install postgresql` (Debian/Ubuntu; its server binaries land in "
                 "/usr/lib/postgresql/<version>/bin, found without PATH changes).")
 SERVICE_USER = "postgres"
@@ -77,6 +78,16 @@ def require_bindir() -> Path:
         raise MissingPrerequisite(f"PostgreSQL server binaries (initdb, postgres) not found. "
                                   f"{INSTALL_HINT}")
     return found
+
+
+def why_not(home: Path) -> str | None:
+    """Why a cluster cannot run under ``home`` (not installed, no user, a folder its user
+    cannot pass), or None when it can."""
+    try:
+        PostgresCluster(home, 0).check()
+    except (MissingPrerequisite, SetupError) as refused:
+        return str(refused)
+    return None
 
 
 def _version_key(name: str) -> tuple[int, ...]:

@@ -9,8 +9,9 @@ there, so a second run downloads nothing and works offline. Steps:
 - the Toxiproxy server, by ``go install``;
 - the MongoDB-wire server: FerretDB v1 built with Go (also kept when a ``mongod`` is on PATH,
   which ``stack.mongo: auto`` prefers);
-- PostgreSQL for ``stack.mongo: ferretdb-postgres``: only looked for (it is an OS package);
-  when missing, the step says how to install it and setup goes on;
+- PostgreSQL, FerretDB's backend by default (``stack.mongo: auto``): only looked for (it is
+  an OS package); when missing, the step says how to install it, that the stack will use
+  SQLite meanwhile, and setup goes on;
 - the dashboard's front-end libraries, by npm.
 """
 
@@ -200,7 +201,8 @@ def find_postgres(cache: Path, log: Log) -> Path | None:
 
     found = postgres.bindir()
     if found is None:
-        log(f"    not found. {postgres.INSTALL_HINT}")
+        log(f"    not found: `stack.mongo: auto` will run FerretDB on SQLite, which sustains "
+            f"less (README, performance). {postgres.INSTALL_HINT}")
     return found
 
 
@@ -225,7 +227,7 @@ STEPS = (
     Step(f"Toxiproxy {versions.TOXIPROXY} server (go install)", install_toxiproxy),
     Step(f"MongoDB-wire server (FerretDB {versions.FERRETDB}; a mongod on PATH is used too)",
          install_mongo),
-    Step("PostgreSQL server (optional: for `stack.mongo: ferretdb-postgres`)", find_postgres),
+    Step("PostgreSQL server (FerretDB's default backend; optional: else SQLite)", find_postgres),
     Step("Dashboard front-end libraries (npm)", _install_assets),
 )
 

@@ -11,7 +11,7 @@ from benchmarks import pipeline
 def test_every_configuration_is_a_valid_scenario_with_its_overrides() -> None:
     seen = {name: pipeline.configured(name) for name in pipeline.CONFIGS}
     assert seen["ours-confluent"].producer.client == "confluent-kafka"
-    assert seen["ours-postgres"].stack.mongo == "ferretdb-postgres"
+    assert seen["ours-sqlite"].stack.mongo == "ferretdb-sqlite"
     base = seen["seed-baseline"]
     assert (base.producer.sync_send, base.stack.sink.mode, base.stack.trigger_ms) == (
         True, "append", 0)

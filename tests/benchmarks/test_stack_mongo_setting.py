@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from benchmarks.cli import build_parser
 from benchmarks.scenario.model import ScenarioError, scenario_from_yaml
-from system.stack import mongo_backend
+from system.stack import mongo_backend, postgres
 from system.stack.native import NativeStack, StackConfig
 
 BASE = "name: pick-mongo\nduration_s: 30\n"
 
 
-def test_default_is_todays_choice() -> None:
+def test_default_is_the_measured_choice() -> None:
     assert scenario_from_yaml(BASE).stack.mongo == "auto"
-    today = "mongod" if shutil.which("mongod") else "ferretdb-sqlite"
-    assert mongo_backend.resolve("auto") == today
+    # Not under pytest's tmp folder (0700 under root: PostgreSQL's user could not pass it).
+    home = Path(tempfile.mkdtemp(prefix="iotbench-auto-"))
+    home.chmod(0o755)
+    try:
+        _check_the_measured_choice(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _check_the_measured_choice(home: Path) -> None:
+    if shutil.which("mongod"):
+        today = "mongod"
+    elif postgres.why_not(home) is None:
+        today = "ferretdb-postgres"
+    else:
+        today = "ferretdb-sqlite"
+    assert mongo_backend.resolve("auto", home) == today
     # The stack records the concrete backend, so `stack status` and reuse checks see it.
-    assert NativeStack(StackConfig()).config.mongo == today
+    stack = NativeStack(StackConfig(), home=home / "stack")
+    assert stack.config.mongo == today and stack.mongo_choice
+    assert NativeStack(StackConfig(mongo="ferretdb-sqlite"), home=home).mongo_choice is None
+
+
+@pytest.mark.skipif(shutil.which("mongod") is not None or os.geteuid() != 0
+                    or postgres.bindir() is None,
+                    reason="needs root, PostgreSQL installed and no mongod on PATH")
+def test_auto_falls_back_to_sqlite_where_postgres_cannot_run(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    backend, why = mongo_backend.auto_choice(closed / "state" / "stack")
+    assert backend == "ferretdb-sqlite"
+    assert str(closed) in why and "IOTBENCH_STATE" in why
 
 
 @pytest.mark.parametrize("choice", ["ferretdb-sqlite", "ferretdb-postgres", "mongod"])

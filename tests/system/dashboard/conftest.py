@@ -1,5 +1,6 @@
-"""Fixtures for the dashboard tests: a real FerretDB on a free port with a tmp SQLite dir,
-filled with events that follow the processor's data contract."""
+"""Fixtures for the dashboard tests: a real FerretDB on a free port, on each backend the stack
+runs (SQLite files; a private PostgreSQL cluster), filled with events that follow the
+processor's data contract."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from pymongo.errors import PyMongoError
 from system.config import cache_dir
 from system.dashboard import create_app
 from system.processor import views
+from system.stack import postgres
+from tests.system.stack.wire_servers import serve
 
 PREFERRED_PORT = 37117
 FERRETDB_ENV = "IOTBENCH_FERRETDB_BIN"
@@ -176,14 +180,29 @@ def fill(db: Database, events: list[dict[str, Any]]) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def ferret_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FerretServer]:
-    binary = ferretdb_binary()
-    root = tmp_path_factory.mktemp("ferretdb")
-    server = FerretServer(binary, root / "sqlite", free_port(PREFERRED_PORT))
-    server.start()
-    yield server
-    server.stop()
+@dataclass(frozen=True)
+class WireServer:
+    """A Mongo-wire server the dashboard tests read: its URI and the backend behind it."""
+
+    uri: str
+    backend: str
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def ferret_server(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[WireServer]:
+    """The dashboard's API is checked on each FerretDB backend the stack can run."""
+    if request.param == "sqlite":
+        server = FerretServer(ferretdb_binary(), tmp_path_factory.mktemp("ferretdb") / "sqlite",
+                              free_port(PREFERRED_PORT))
+        server.start()
+        yield WireServer(server.uri, "sqlite")
+        server.stop()
+        return
+    if postgres.bindir() is None:
+        pytest.skip(f"no PostgreSQL here. {postgres.INSTALL_HINT}")
+    with serve("postgresql") as uri:
+        yield WireServer(uri, "postgresql")
 
 
 @pytest.fixture(scope="session")
@@ -200,7 +219,7 @@ def seeded_db(mongo: MongoClient) -> Database:
 
 
 @pytest.fixture
-def app(ferret_server: FerretServer, seeded_db: Database) -> Flask:
+def app(ferret_server: WireServer, seeded_db: Database) -> Flask:
     return create_app({"MONGO_URI": ferret_server.uri, "STATS_CACHE_SECONDS": 0, "TESTING": True})
 
 
