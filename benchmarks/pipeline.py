@@ -29,6 +29,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ours": ("scenarios/capacity.yaml", {}),
     "ours-confluent": ("scenarios/capacity.yaml", {"producer.client": "confluent-kafka"}),
     "ours-sqlite": ("scenarios/capacity.yaml", {"stack.mongo": "ferretdb-sqlite"}),
+    "ours-trigger-0": ("scenarios/capacity.yaml", {"stack.trigger_ms": 0}),
     "seed-baseline": ("scenarios/seed-baseline.yaml", {}),
 }
 """Name → (scenario file, key path → value overrides)."""

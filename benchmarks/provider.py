@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from system.config import HOST, state_dir
@@ -112,7 +112,8 @@ def acquire(stack_settings: Any, log: Log, small_disks: tuple[str, ...] = (),
             f"{wanted.worker_cores}, {wanted.worker_memory}, mongo {wanted.mongo}, "
             f"{wanted.brokers} broker(s) {wanted.replication()}.\n"
             "Hint: `iotbench stack down` first, or let the scenario match it.")
-    stack = NativeStack(wanted, log=log)
+    # As asked (``auto`` unresolved), so that the stack says what ``auto`` chose and why.
+    stack = NativeStack(replace(wanted, mongo=stack_settings.mongo), log=log)
     stack.up()
     return native_target(stack, started_here=True)
 
