@@ -7,8 +7,8 @@
 - ``auto`` (default): ``mongod`` when one is on PATH, else ``ferretdb-postgres`` when
   PostgreSQL is installed and can run in the stack's state folder, else ``ferretdb-sqlite``
   (:func:`auto_choice` says why). PostgreSQL comes before SQLite by measurement: on the
-  quickstart topology our design sustained 120 events/s on SQLite and far more on PostgreSQL
-  (``benchmarks/results/pipeline.md``).
+  quickstart topology our design sustained 120 events/s on SQLite
+  (``benchmarks/results/pipeline-sqlite.md``) and 1,280 on PostgreSQL (``pipeline.md``).
 """
 
 from __future__ import annotations
