@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -68,6 +69,8 @@ def dashboard_fixtures() -> ModuleType:
     spec = importlib.util.spec_from_file_location("stack_docker_dashboard_fixtures", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    # Registered first, as importlib's recipe does: its dataclasses look their module up.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
