@@ -183,8 +183,7 @@ class Stack(Strict):
         "cluster the stack starts (needs `apt-get install postgresql`); mongod = a real mongod "
         "from PATH; auto = mongod when one is on PATH, else ferretdb-postgres when PostgreSQL "
         "is installed and its user can reach the state folder, else ferretdb-sqlite. docker "
-        "always "
-        "runs a real mongod; external uses external.mongo_uri.",
+        "always runs a real mongod; external uses external.mongo_uri.",
     )
     trigger_ms: int = Field(
         1000, ge=0, description="Micro-batch trigger interval in ms; 0 = as fast as possible."

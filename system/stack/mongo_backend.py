@@ -30,9 +30,14 @@ MONGOD_HINT = ("install MongoDB's server so `mongod` is on PATH, or pick "
 
 def resolve(choice: str, home: Path) -> str:
     """The concrete backend for a ``stack.mongo`` value of a stack kept in ``home``."""
+    return choose(choice, home)[0]
+
+
+def choose(choice: str, home: Path) -> tuple[str, str | None]:
+    """The concrete backend, and why ``auto`` chose it (None when the choice was given)."""
     if choice not in CHOICES:
         raise StackError(f"stack.mongo must be one of {', '.join(CHOICES)}, got {choice!r}")
-    return auto_choice(home)[0] if choice == "auto" else choice
+    return auto_choice(home) if choice == "auto" else (choice, None)
 
 
 def auto_choice(home: Path) -> tuple[str, str]:

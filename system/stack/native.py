@@ -82,10 +82,9 @@ class NativeStack:
         config = config or StackConfig()
         config.replication()  # refuse brokers: 2, RF > brokers, … before anything starts
         self.home = (home or state_dir() / "stack").resolve()
-        self.config = replace(config, mongo=mongo_backend.resolve(config.mongo, self.home))
-        self.mongo_choice = (None if config.mongo != "auto"
-                             else mongo_backend.auto_choice(self.home)[1])
+        backend, self.mongo_choice = mongo_backend.choose(config.mongo, self.home)
         """Why ``stack.mongo: auto`` became ``config.mongo`` (None when it was chosen)."""
+        self.config = replace(config, mongo=backend)
         self.cache = cache or cache_dir()
         self.ports = ports or Ports.from_env()
         self.endpoints = Endpoints(self.ports, brokers=self.config.brokers)
