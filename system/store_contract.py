@@ -14,8 +14,9 @@ collection          documents
 ``sink_writes``     one per acknowledged sink write: partition, offset range, stored time
 ``device_stats``    one per device: running count, mean, min, max, anomalies
 ``detector_state``  one per device for the stateful detectors (z-score, MAD)
-``recent_events``   one small entry per recent event (``_id = event_id``), inserted with the
-                    event and trimmed now and then: per device, its newest events/anomalies
+``recent_events``   per partition slice and device, one segment of its newest readings (or
+                    anomalies) as a JSON array; insert-only, trimmed by ``trim_group``
+                    (``system/processor/views.py``): per device, its newest events/anomalies
 ==================  =========================================================================
 """
 

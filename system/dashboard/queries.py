@@ -3,8 +3,8 @@
 Totals come from ``device_stats`` (one small document per device, kept by the processor for
 newly inserted events only), so ``/api/stats`` never scans ``processed_data``. Recent-N reads
 merge ``recent_events`` (per device, its newest events and anomalies; see
-``system/processor/views.py``): FerretDB v1 pushes no filter or sort down to SQLite, so a
-sorted read of ``processed_data`` would scan the whole collection on every request.
+``system/processor/views.py``): FerretDB v1 pushes no sort down to its backend, so a sorted
+read of ``processed_data`` would decode the whole collection on every request.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def _windows(db: Database) -> dict[str, dict[str, Any]]:
 class RecentSnapshot:
     """Every window of ``recent_events`` read once, merged and JSON-ready.
 
-    FerretDB v1 decodes the whole collection (a few MB: 100 events per device) on every read,
-    however small the answer, and merging ~1 500 events costs the Python worker as much again.
+    Reading it decodes every segment of the view (each a few fields and one JSON array),
+    and merging a few thousand entries costs the Python worker about as much again.
     Built once per bounded-staleness period (``RECENT_CACHE_SECONDS``), it answers
     /api/data, /api/anomalies and the temperature series by slicing.
     """
@@ -164,9 +164,10 @@ def find_events(db: Database, event_ids: list[str]) -> dict[str, dict[str, Any]]
     """The stored record of each id that is stored (JSON-ready, without ``_id``).
 
     Keyed by event id (the idempotent sink): one ``_id`` read per id, because FerretDB v1
-    evaluates ``$in`` by decoding every document in Go. Its ``_id`` read is pushed down to
-    SQLite but still visits every row (its filter does not match the ``_id`` index's
-    expression): ~3 µs per stored document and id. In ``append`` sink mode ``_id`` is an
+    evaluates ``$in`` by decoding every document in Go, while it pushes an ``_id`` equality
+    down. On PostgreSQL that equality is an index lookup (the stack adds the index FerretDB
+    lacks, ``system/stack/postgres_setup.sql``); on SQLite it still visits every row (~3 µs
+    per stored document and id). In ``append`` sink mode ``_id`` is an
     ObjectId and ``event_id`` a plain field, so no ``_id`` read can match: one ``event_id``
     query finds them all (it decodes the whole collection once; a document of either layout
     carries ``event_id``). A replayed event stored twice is answered with one copy.
