@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 import pwd
 import secrets
@@ -44,6 +45,9 @@ forever. Its PostgreSQL pool defaults to 50 (``metadata/pool/uri.go``); 100 is w
 pool has (``SetMaxOpenConns(100)``), so both backends take the same update batches."""
 MAX_CONNECTIONS = FERRETDB_POOL + 50
 """Room for the pool, pg_isready and a psql of someone looking."""
+SETUP_SQL = Path(__file__).with_name("postgres_setup.sql")
+"""What the cluster runs once per change of this file, before its server starts (an index
+FerretDB's ``_id`` lookups can use; the file says why)."""
 
 
 def bindir() -> Path | None:
@@ -147,7 +151,8 @@ class PostgresCluster:
             _check_reachable(self.folder, user)
 
     def prepare(self) -> None:
-        """initdb the cluster on first use (password generated then); later calls reuse it."""
+        """initdb the cluster on first use (password generated then); later calls reuse it.
+        Either way the cluster then has ``SETUP_SQL`` applied (the server is not running)."""
         bins = require_bindir()
         user = self._user()
         if (self.data_dir / "PG_VERSION").is_file():
@@ -155,7 +160,29 @@ class PostgresCluster:
                 raise SetupError(f"the PostgreSQL cluster in {self.data_dir} has lost its "
                                  f"password file {self.password_file}.\nHint: `iotbench stack "
                                  f"down --purge` recreates the cluster (its data is lost).")
+        else:
+            self._initdb(bins, user)
+        self._apply_setup_sql(bins, user)
+
+    def _apply_setup_sql(self, bins: Path, user: pwd.struct_passwd | None) -> None:
+        """Run ``SETUP_SQL`` in single-user mode unless this cluster already ran this text."""
+        sql = SETUP_SQL.read_text()
+        digest = hashlib.sha256(sql.encode()).hexdigest()
+        stamp = self.folder / "setup-sql.sha256"
+        if stamp.is_file() and stamp.read_text().strip() == digest:
             return
+        cmd = [str(bins / "postgres"), "--single", "-D", str(self.data_dir), "-j", DATABASE]
+        out = subprocess.run(cmd, input=sql, capture_output=True, text=True, check=False,
+                             cwd=self.folder, **_as_user(user))
+        errors = [line for line in (out.stdout + out.stderr).splitlines() if "ERROR" in line]
+        if out.returncode != 0 or errors:
+            raise SetupError(f"PostgreSQL could not apply {SETUP_SQL.name} (exit "
+                             f"{out.returncode}):\n" + "\n".join(
+                                 f"    {line}" for line in
+                                 (errors or (out.stdout + out.stderr).splitlines())[-15:]))
+        stamp.write_text(digest + "\n")
+
+    def _initdb(self, bins: Path, user: pwd.struct_passwd | None) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)  # a half-done initdb
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)

@@ -80,6 +80,12 @@ def test_ferretdb_postgres_stack_up_and_down(state: Path) -> None:
         schemas = _psql(port.postgres, password, "SELECT schema_name FROM "
                         "information_schema.schemata")
         assert "pgcheck" in schemas.split()
+        # Every table FerretDB creates gets a GIN index its `_id` equality pushdown can use
+        # (postgres_setup.sql); without it each lookup by `_id` scans the whole table.
+        indexes = _psql(port.postgres, password, "SELECT indexdef FROM pg_indexes WHERE "
+                        "schemaname = 'pgcheck' AND tablename LIKE 'readings%'")
+        assert any("USING gin" in line and "'_id'" in line for line in indexes.splitlines()), \
+            indexes
 
         status = _iotbench(state, "stack", "status")
         assert status.returncode == 0, status.stdout
