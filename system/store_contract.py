@@ -39,15 +39,17 @@ COLLECTIONS = (PROCESSED, DEAD_LETTER, REPLAYS, SINK_WRITES, DEVICE_STATS, DETEC
                RECENT)
 """Everything a run stores; a fresh run drops all of them."""
 
-INDEXES: dict[str, list[list[tuple[str, int]]]] = {
-    # Recent-N by time, per device, anomalies only: the shape of ad-hoc queries on a large
-    # collection. No query of ours reads them today (the dashboard's recent-N reads use
-    # recent_events, because FerretDB v1 pushes no sort down), and each insert pays their
-    # upkeep: whether they earn it is to be measured, not assumed.
-    PROCESSED: [[("event_time", -1)], [("device_id", 1), ("event_time", -1)],
-                [("is_anomaly", 1), ("event_time", -1)]],
-    # Newest dead letters first (likewise read by no query of ours today).
-    DEAD_LETTER: [[("stored_at", -1)]],
-}
-"""Secondary indexes; every other read is by ``_id``. The processor creates them before its
-first batch and the dashboard again at start-up (whichever starts first on an empty store)."""
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {}
+"""Secondary indexes the pipeline's own queries read: none. Every read of the sink and the
+dashboard is by ``_id`` or of a whole small collection (``device_stats``,
+``recent_events``), and FerretDB v1 on PostgreSQL uses no secondary index at all (it pushes
+an equality down as ``_jsonb->key @> value``, which no btree index on a field serves), while
+each one costs every insert its upkeep. The three ``processed_data`` indexes and the
+``dead_letter`` one kept until 2026-12 were read by nothing (measured: ``insert_many`` of
+processed documents 7 % faster without them, ``benchmarks/results/sink-path.md``). The
+processor creates whatever is listed here before its first batch, the dashboard again at
+start-up."""
+
+BRIDGE_INDEXES: dict[str, list[list[tuple[str, int]]]] = {PROCESSED: [[("written_at", 1)]]}
+"""Read by the InfluxDB bridge's watermark query (``system/bridge``), which creates them when
+it starts: the only reader, so nothing else pays for them."""

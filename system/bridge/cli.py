@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.is_set():
             started = time.monotonic()
             try:
+                if not resumed:
+                    bridge.ensure_indexes()
                 if not resumed and not args.no_resume:
                     mark = bridge.resume()
                     print(f"bridge: resuming at stored_ms={mark}" if mark else

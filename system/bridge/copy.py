@@ -8,6 +8,7 @@ from typing import Any
 
 from system.bridge.influx import Influx
 from system.bridge.lines import epoch_ms, line
+from system.store_contract import BRIDGE_INDEXES
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -37,6 +38,12 @@ class Bridge:
         self.overlap = timedelta(seconds=overlap_s)
         self.chunk = chunk
         self.watermark_ms: int | None = None
+
+    def ensure_indexes(self) -> None:
+        """The indexes the watermark query reads (``BRIDGE_INDEXES``): only the bridge reads
+        them, so only a running bridge makes the store keep them."""
+        for keys in BRIDGE_INDEXES.get(self.collection.name, []):
+            self.collection.create_index(keys)
 
     def resume(self) -> int | None:
         """Start from what InfluxDB already holds (1.x); None = copy everything."""

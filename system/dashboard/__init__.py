@@ -29,7 +29,6 @@ def default_config() -> dict[str, Any]:
         "STATS_CACHE_SECONDS": 1.0,
         "RECENT_CACHE_SECONDS": None,
         # None: min(0.5, STATS_CACHE_SECONDS); bounded staleness of data/anomalies/temperature
-        "ENSURE_INDEXES": True,
         "ASSETS_DIR": str(assets_dir(cache_dir())),
     }
 

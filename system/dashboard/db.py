@@ -8,20 +8,12 @@ through :func:`get_db`; opening a client per request would reconnect on every re
 from __future__ import annotations
 
 import atexit
-import logging
-import threading
 
 from flask import Flask, current_app, g
 from pymongo import MongoClient
 from pymongo.database import Database
-from pymongo.errors import PyMongoError
-
-from system.store_contract import INDEXES
 
 EXTENSION_KEY = "iotbench_mongo"
-INDEX_THREAD_KEY = "iotbench_index_thread"
-
-log = logging.getLogger(__name__)
 
 
 def make_client(app: Flask) -> MongoClient:
@@ -50,31 +42,8 @@ def close_db(_exc: BaseException | None = None) -> None:
     g.pop("db", None)
 
 
-def ensure_indexes(db: Database) -> list[str]:
-    """Create the store contract's indexes (idempotent: same keys, same default names)."""
-    return [db[collection].create_index(keys)
-            for collection, indexes in INDEXES.items() for keys in indexes]
-
-
-def _ensure_indexes_quietly(client: MongoClient, db_name: str) -> None:
-    try:
-        ensure_indexes(client[db_name])
-    except PyMongoError as exc:  # best effort: Mongo may be down at start-up
-        log.warning("could not ensure processed_data indexes (serving anyway): %.200s", exc)
-
-
 def init_app(app: Flask) -> None:
     client = make_client(app)
     app.extensions[EXTENSION_KEY] = client
     app.teardown_appcontext(close_db)
     atexit.register(client.close)
-    if app.config["ENSURE_INDEXES"]:
-        # In a thread so that a down Mongo never delays start-up by the selection timeout.
-        thread = threading.Thread(
-            target=_ensure_indexes_quietly,
-            args=(client, app.config["MONGO_DB"]),
-            name="ensure-indexes",
-            daemon=True,
-        )
-        app.extensions[INDEX_THREAD_KEY] = thread
-        thread.start()

@@ -40,3 +40,4 @@ def test_no_module_but_the_contract_names_a_collection_or_the_database() -> None
 
 def test_every_indexed_collection_is_one_a_run_stores() -> None:
     assert set(store_contract.INDEXES) <= set(store_contract.COLLECTIONS)
+    assert set(store_contract.BRIDGE_INDEXES) <= set(store_contract.COLLECTIONS)

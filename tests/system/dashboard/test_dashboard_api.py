@@ -11,7 +11,6 @@ from flask.testing import FlaskClient
 from pymongo.database import Database
 
 from system.dashboard import create_app
-from system.dashboard.db import INDEX_THREAD_KEY
 
 
 def iso(moment: datetime) -> str:
@@ -139,17 +138,6 @@ def test_page_renders_with_its_cards_and_charts(client: FlaskClient) -> None:
     assert "/vendor/chart.js/dist/chart.umd.js" in page
 
 
-def test_app_start_ensures_the_indexes(app: Any, seeded_db: Database) -> None:
-    app.extensions[INDEX_THREAD_KEY].join(timeout=30)
-    keys = [
-        [(name, int(order)) for name, order in spec["key"]]
-        for spec in seeded_db.processed_data.index_information().values()
-    ]
-    assert [("event_time", -1)] in keys
-    assert [("device_id", 1), ("event_time", -1)] in keys
-    assert [("is_anomaly", 1), ("event_time", -1)] in keys
-
-
 def test_chart_data_includes_a_thermostat_that_went_quiet(
     ferret_server: Any, mongo: Any, fill_db: Any
 ) -> None:
@@ -159,7 +147,7 @@ def test_chart_data_includes_a_thermostat_that_went_quiet(
     quiet = [e for e in events if e["device_id"] == "thermostat-01"][:8]  # only old readings
     busy = [e for e in events if e["device_id"] == "thermostat-02"]
     fill(db, quiet + busy)
-    app = create_app({"MONGO_URI": ferret_server.uri, "MONGO_DB": db.name, "ENSURE_INDEXES": False})
+    app = create_app({"MONGO_URI": ferret_server.uri, "MONGO_DB": db.name})
 
     body = app.test_client().get("/api/chart-data?points=5").get_json()
 

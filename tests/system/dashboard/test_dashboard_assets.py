@@ -36,7 +36,6 @@ def test_page_without_assets_says_how_to_install_them(tmp_path: Path) -> None:
     app = create_app(
         {
             "ASSETS_DIR": str(tmp_path),
-            "ENSURE_INDEXES": False,
             "MONGO_URI": "mongodb://127.0.0.1:9/?directConnection=true",
         }
     )

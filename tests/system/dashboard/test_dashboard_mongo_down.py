@@ -20,7 +20,6 @@ def test_stopped_mongo_gives_503_and_recovery_gives_200(spare_ferret: Any, fill_
             "MONGO_URI": spare_ferret.uri,
             "MONGO_TIMEOUT_MS": 1000,
             "STATS_CACHE_SECONDS": 0,
-            "ENSURE_INDEXES": False,
         }
     )
     client = app.test_client()
@@ -63,7 +62,6 @@ def test_stats_are_stale_for_at_most_the_cache_period(
             "MONGO_URI": ferret_server.uri,
             "MONGO_DB": db.name,
             "STATS_CACHE_SECONDS": 1.0,
-            "ENSURE_INDEXES": False,
         }
     )
     client = app.test_client()

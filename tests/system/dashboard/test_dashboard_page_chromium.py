@@ -129,7 +129,6 @@ def test_page_says_when_the_database_is_unreachable(
         {
             "MONGO_URI": "mongodb://127.0.0.1:9/?directConnection=true",
             "MONGO_TIMEOUT_MS": 300,
-            "ENSURE_INDEXES": False,
             "ASSETS_DIR": str(vendor_dir),
         }
     )
