@@ -4,7 +4,8 @@ dashboard's own API → ``probe.csv`` (event_id, sampled_ts, visible_ts).
 The old ``FreshnessProbe`` read the newest 100 of ``/api/data`` once a second, so it only ever
 saw the freshest events and, at a few thousand events/s, ~3 % of them. This probe picks its
 sample from the run's topic instead: it reads every partition from the beginning (its own
-consumer, no group, through the admin/direct listener, so no fault on a link touches it) and
+consumer, assigned every partition rather than in a group, through the admin/direct
+listener, so no fault on a link touches it) and
 keeps the events whose id hashes to 0 mod ``sample_every`` — a choice independent of time,
 device, partition or how fast the pipeline is. It then polls ``GET /api/events?ids=…`` every
 ``poll_interval_s`` for the ids still pending; the first response that returns an id gives
@@ -27,12 +28,17 @@ How the runner uses it (one per run, started before the producer, stopped after 
 
 Bounded by construction: at most ``max_pending`` ids are outstanding (further picks are
 skipped and counted in ``settings()["skipped"]``, so a report can say the sample thinned),
-one HTTP request is in flight at a time, each with a timeout, only to 127.0.0.1, and after
-each poll the probe rests at least as long as the poll took (≤ 50 % duty). ``visible_ts`` is
-taken when the response arrives, so its resolution is the poll interval or two requests'
-time, whichever is longer: ``settings()`` reports the requests' mean and max duration beside
-it (FerretDB v1 answers an ``_id`` read by visiting every row, so a lookup grows with the
-collection: ~3 µs per stored document and id).
+one HTTP request is in flight at a time, each with a timeout, only to 127.0.0.1, after
+each poll the probe rests at least as long as the poll took (≤ 50 % duty), and it looks up at
+most ``max_lookups_per_s`` ids a second, rotating through the pending ones so each is
+watched equally often. Each lookup costs the pipeline's machine ~1.3 ms of CPU (dashboard,
+FerretDB and PostgreSQL together, measured at 100 k stored events): unbounded, a backlog of
+pending ids near capacity took up to half a core from the pipeline it was measuring.
+``visible_ts`` is taken when the response arrives, so its resolution is the poll interval,
+two requests' time, or a rotation through the pending ids, whichever is longest:
+``settings()`` reports the requests' mean and max duration and the longest rotation beside
+it (on FerretDB-SQLite an ``_id`` read visits every row, so a lookup grows with the
+collection: ~3 µs per stored document and id; on FerretDB-PostgreSQL it is an index lookup).
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ from typing import Any
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 BATCH_IDS = 50
 """Ids per request: the dashboard's limit for ``/api/events?ids=``."""
+FETCH_WAIT_MS = 250
+"""How long the broker may hold the probe's fetch for more data: an event is sampled at
+most this late, far sooner than it is stored (a micro-batch later)."""
 
 
 def sampling_hash(event_id: str) -> int:
@@ -61,6 +70,14 @@ def sampling_hash(event_id: str) -> int:
 
 def is_sampled(event_id: str, sample_every: int) -> bool:
     return sampling_hash(event_id) % sample_every == 0
+
+
+class _QuietLog:
+    """librdkafka's log lines (a broker restarting, say) are not the probe's output: the
+    probe counts and keeps its own errors."""
+
+    def log(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
 
 
 class VisibilityProbe:
@@ -74,19 +91,24 @@ class VisibilityProbe:
 
     def __init__(self, path: Path, dashboard_url: str, bootstrap: str, topic: str,
                  sample_every: int, *, poll_interval_s: float = 0.1, max_pending: int = 100,
-                 timeout_s: float = 120.0, request_timeout_s: float = 10.0) -> None:
+                 max_lookups_per_s: float = 50.0, timeout_s: float = 120.0,
+                 request_timeout_s: float = 10.0) -> None:
         host = urllib.parse.urlsplit(dashboard_url).hostname
         if host not in LOCAL_HOSTS:
             raise ValueError(f"the probe only polls a local dashboard (127.0.0.1), "
                              f"not {dashboard_url!r}")
-        if sample_every < 1 or max_pending < 1 or poll_interval_s <= 0:
-            raise ValueError("sample_every and max_pending must be ≥ 1, poll_interval_s > 0")
+        if sample_every < 1 or max_pending < 1 or poll_interval_s <= 0 or max_lookups_per_s <= 0:
+            raise ValueError("sample_every and max_pending must be ≥ 1, poll_interval_s and "
+                             "max_lookups_per_s > 0")
         self.path = path
         self.url = dashboard_url.rstrip("/") + "/api/events?ids="
         self.bootstrap, self.topic = bootstrap, topic
         self.sample_every = sample_every
         self.poll_interval_s = poll_interval_s
         self.max_pending = max_pending
+        self.lookups_per_poll = max(1, round(max_lookups_per_s * poll_interval_s))
+        self._rotation = 0
+        self._rotation_s_max = 0.0
         self.timeout_s = timeout_s
         self.request_timeout_s = request_timeout_s
         self.sampled = self.skipped = self.visible = self.censored = self.consumed = 0
@@ -125,7 +147,7 @@ class VisibilityProbe:
         if self._file.closed:
             return
         if not self._poller.is_alive():
-            self._poll_once()
+            self._poll_once(every_pending=True)
         with self._lock:
             left, self._pending = self._pending, {}
         for event_id, sampled_ts in left.items():
@@ -147,6 +169,8 @@ class VisibilityProbe:
             "hash": "blake2b-64(event_id) mod sample_every == 0",
             "poll_interval_s": self.poll_interval_s,
             "max_pending": self.max_pending,
+            "lookups_per_poll": self.lookups_per_poll,
+            "rotation_s_max": round(self._rotation_s_max, 3),
             "timeout_s": self.timeout_s,
             "consumed": self.consumed,
             "sampled": self.sampled,
@@ -168,35 +192,49 @@ class VisibilityProbe:
         except Exception as exc:  # noqa: BLE001 - reported in settings(), the run goes on
             self._error(exc)
             return
+        if consumer is None:  # stopped before the topic appeared
+            return
         try:
             while not self._stop_event.is_set():
                 try:
-                    batches = consumer.poll(timeout_ms=200, max_records=5000)
+                    messages = consumer.consume(num_messages=5000, timeout=0.2)
                 except Exception as exc:  # noqa: BLE001 - one failed fetch is not fatal
                     self._error(exc)
                     self._stop_event.wait(0.5)
                     continue
                 now = time.time()
-                for records in batches.values():
-                    for record in records:
-                        self._offer(record.value, now)
+                for message in messages:
+                    if message.error() is None:
+                        self._offer(message.value(), now)
         finally:
             consumer.close()
 
     def _consumer(self) -> Any:
-        from kafka import KafkaConsumer, TopicPartition
+        """A librdkafka consumer assigned every partition of the topic from the beginning.
 
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                 enable_auto_commit=False, client_id="iotbench-probe",
-                                 request_timeout_ms=10_000)
-        partitions = None
-        while partitions is None and not self._stop_event.is_set():
-            partitions = consumer.partitions_for_topic(self.topic)
-            if partitions is None:
+        librdkafka, not kafka-python: the probe reads every event of the run to draw its
+        sample, and kafka-python's per-record cost took ~17 % of a core at 1,280 events/s
+        (run 20261207-170350-probe) — CPU the pipeline under test then lacked."""
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "iotbench-probe",
+                             "client.id": "iotbench-probe", "enable.auto.commit": False,
+                             "socket.timeout.ms": 10_000, "logger": _QuietLog(),
+                             # a few fetches a second, not one per producer batch: the
+                             # broker serves the pipeline on the same 2 cores
+                             "fetch.wait.max.ms": FETCH_WAIT_MS,
+                             "fetch.min.bytes": 1024 * 1024})
+        partitions: list[int] = []
+        while not partitions and not self._stop_event.is_set():
+            topic = consumer.list_topics(self.topic, timeout=5).topics.get(self.topic)
+            if topic is not None and topic.error is None:
+                partitions = sorted(topic.partitions)
+            if not partitions:
                 self._stop_event.wait(0.2)  # the topic's metadata is not there yet
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions or ())]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
+        if not partitions:
+            consumer.close()
+            return None
+        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         return consumer
 
     def _offer(self, value: bytes | None, now: float) -> None:
@@ -240,9 +278,24 @@ class VisibilityProbe:
         for event_id, sampled_ts in old:
             self._write(event_id, sampled_ts, None)
 
-    def _poll_once(self) -> None:
+    def _due(self) -> list[str]:
+        """This poll's share of the pending ids: the next ``lookups_per_poll`` in rotation."""
         with self._lock:
             ids = list(self._pending)
+        if len(ids) <= self.lookups_per_poll:
+            return ids
+        start = self._rotation % len(ids)
+        self._rotation = start + self.lookups_per_poll
+        rotation_s = len(ids) / self.lookups_per_poll * self.poll_interval_s
+        self._rotation_s_max = max(self._rotation_s_max, rotation_s)
+        return (ids + ids)[start:start + self.lookups_per_poll]
+
+    def _poll_once(self, every_pending: bool = False) -> None:
+        if every_pending:
+            with self._lock:
+                ids = list(self._pending)
+        else:
+            ids = self._due()
         for start in range(0, len(ids), BATCH_IDS):
             try:
                 found, visible_ts = self._lookup(ids[start:start + BATCH_IDS])
