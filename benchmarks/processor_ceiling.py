@@ -25,44 +25,19 @@ import argparse
 import json
 import os
 import platform
-import random
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections import namedtuple
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.sink_path import device_messages
+from benchmarks.sink_path import rows as sink_rows
 from system.config import Endpoints
 from system.store_contract import PROCESSED
-
-Row = namedtuple("Row", "value partition offset timestamp")
-BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-def _messages(n: int, devices: int = 20, seed: int = 1) -> list[tuple[bytes, bytes]]:
-    """(key, value) of ``n`` valid device messages, round-robin over the fleet."""
-    rng = random.Random(seed)
-    ids = [f"thermostat-{i:02d}" for i in range(1, devices // 2 + 1)] + \
-          [f"motion-sensor-{i:02d}" for i in range(1, devices - devices // 2 + 1)]
-    seqs = dict.fromkeys(ids, 0)
-    out = []
-    for i in range(n):
-        device = ids[i % len(ids)]
-        seqs[device] += 1
-        ts = (BASE_TIME + timedelta(seconds=seqs[device])).isoformat().replace("+00:00", "Z")
-        msg: dict[str, Any] = {"event_id": uuid.UUID(int=rng.getrandbits(128)).hex,
-                               "device_id": device, "seq": seqs[device], "timestamp": ts}
-        if device.startswith("thermostat"):
-            msg |= {"temperature_celsius": round(21 + rng.gauss(0, 0.5), 2),
-                    "humidity_percent": round(45 + rng.gauss(0, 2), 2)}
-        else:
-            msg |= {"motion_detected": rng.random() < 0.3, "camera_status": "online"}
-        out.append((device.encode(), json.dumps(msg).encode()))
-    return out
 
 
 def prefill(bootstrap: str, topic: str, events: int) -> float:
@@ -72,7 +47,7 @@ def prefill(bootstrap: str, topic: str, events: int) -> float:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
                              batch_size=256 * 1024)
     started = time.monotonic()
-    for key, value in _messages(events):
+    for key, value in device_messages(events):
         producer.send(topic, key=key, value=value)
     producer.flush(timeout=300)
     producer.close()
@@ -145,11 +120,6 @@ def _batch_span_s(progress: list[dict[str, Any]]) -> float | None:
     return max(end for _, end in spans) - min(start for start, _ in spans)
 
 
-def _rows(n: int, partition: int = 0) -> list[Row]:
-    now = datetime.now()
-    return [Row(value, partition, i, now) for i, (_, value) in enumerate(_messages(n))]
-
-
 def mongo_ceiling(uri: str, *, events: int = 20_000, batch: int = 1000,
                   big_batch: int = 10_000, upsert_batches: int = 4) -> dict[str, Any]:
     """(b) The sink's write path and raw pymongo bulk writes through ``uri``."""
@@ -162,7 +132,7 @@ def mongo_ceiling(uri: str, *, events: int = 20_000, batch: int = 1000,
     database = f"sinkbench_{uuid.uuid4().hex[:6]}"
     try:
         config = SinkConfig(mongo_uri=uri, database=database)
-        rows = _rows(events)
+        rows = sink_rows(events)
         per_call = []
         started = time.monotonic()
         for i in range(0, events, batch):
