@@ -23,6 +23,7 @@ from typing import Any
 
 from benchmarks.scenario.errors import parse_path
 from benchmarks.scenario.model import Scenario, load_scenario, parse_scenario, with_value
+from benchmarks.sweep import at_rate
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -55,16 +56,11 @@ def configured(name: str) -> Scenario:
     return parse_scenario(data)
 
 
-def _at_rate(scenario: Scenario, rate_eps: float) -> Scenario:
-    return scenario.model_copy(update={"producer": scenario.producer.model_copy(
-        update={"rate_eps": rate_eps, "profile": None})})
-
-
 def half_load_run(scenario: Scenario, capacity_eps: float, root: Path) -> dict[str, Any]:
     """One run at half the capacity: e2e latency, stored → visible, CPU shares."""
     from benchmarks.runner import Run
 
-    outcome = Run(_at_rate(scenario, max(1.0, round(capacity_eps / 2))), root).execute()
+    outcome = Run(at_rate(scenario, max(1.0, round(capacity_eps / 2))), root).execute()
     results = outcome.results or {}
     latency = results.get("latency_ms", {})
     e2e = latency.get("e2e", {})
