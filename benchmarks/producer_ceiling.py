@@ -33,7 +33,7 @@ from typing import Any
 import psutil
 
 from system.config import TOPIC, Endpoints
-from system.producer.clients import CLIENTS
+from system.producer.clients import CLIENTS, DEFAULT_CLIENT
 from system.producer.producer import Producer
 
 UNREACHABLE_RATE_EPS = 10_000_000.0
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fraction", type=float, default=0.8)
     parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--client", choices=(*CLIENTS, BOTH), default="kafka-python",
+    parser.add_argument("--client", choices=(*CLIENTS, BOTH), default=DEFAULT_CLIENT,
                         help=f"one client, or {BOTH!r}: each in turn, side by side")
     args = parser.parse_args(argv)
     common = {"bootstrap": args.bootstrap, "topic": args.topic, "seconds": args.seconds,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from system.config import TOPIC, Endpoints
-from system.producer.clients import CLIENTS, ClientSettings, confluent_available
+from system.producer.clients import CLIENTS, DEFAULT_CLIENT, ClientSettings, confluent_available
 from system.producer.errors import ProducerError
 from system.producer.ledger import merge_ledger, read_ledger, summarize
 from system.producer.sender import (
@@ -49,7 +49,7 @@ class Producer:
                  delivery_timeout_s: float = 120.0, linger_ms: int = 5,
                  batch_size: int = 128 * 1024, compression: str | None = "auto",
                  max_block_s: float = 10.0, processes: int = 1,
-                 client: str = "kafka-python", close_timeout_s: float = 5.0,
+                 client: str = DEFAULT_CLIENT, close_timeout_s: float = 5.0,
                  flush_rows: int = 50_000, flush_interval_s: float = 5.0,
                  acks: str = "all", idempotence: bool = True, sync_send: bool = False,
                  run_id: str = "") -> None:

@@ -1,5 +1,8 @@
 """The producer against a real stack of its own (ports offset by 2000, its own home):
-acks, ledger, per-device order in Kafka, outages through the producer-kafka link, signals."""
+acks, ledger, per-device order in Kafka, outages through the producer-kafka link, signals.
+
+With kafka-python: the default client, confluent-kafka, has the same checks in
+``test_producer_confluent.py``, so both clients stay tested."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from system.stack import kafka as kafka_admin
 from system.stack.native import NativeStack
 
 PORT_OFFSET = "2000"
+CLIENT = "kafka-python"
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -74,7 +78,8 @@ def _consume(bootstrap: str, topic: str, expected: int) -> list:
 
 def test_thousand_events_at_500_eps_are_acked_in_per_device_order(
         stack: NativeStack, topic: str, tmp_path: Path) -> None:
-    producer = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic, seed=11)
+    producer = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic, seed=11,
+                        client=CLIENT)
     progress: list[dict] = []
     summary = producer.run(tmp_path, rate_eps=500, count=1000, on_progress=progress.append)
     assert summary["scheduled"] == summary["sent"] == summary["acked"] == 1000
@@ -108,7 +113,7 @@ def test_thousand_events_at_500_eps_are_acked_in_per_device_order(
 def test_a_three_second_partition_is_survived_by_retries(
         stack: NativeStack, topic: str, tmp_path: Path) -> None:
     producer = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic,
-                        delivery_timeout_s=60)
+                        delivery_timeout_s=60, client=CLIENT)
     cut = threading.Timer(1.0, stack.links.set_enabled, ("producer-kafka", False))
     heal = threading.Timer(4.0, stack.links.set_enabled, ("producer-kafka", True))
     cut.start(), heal.start()
@@ -131,7 +136,7 @@ def test_a_three_second_partition_is_survived_by_retries(
 def test_a_lasting_partition_records_unacked_events_and_writes_the_ledger(
         stack: NativeStack, topic: str, tmp_path: Path) -> None:
     producer = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic,
-                        delivery_timeout_s=5, close_timeout_s=2)
+                        delivery_timeout_s=5, close_timeout_s=2, client=CLIENT)
     cut = threading.Timer(1.0, stack.links.set_enabled, ("producer-kafka", False))
     cut.start()
     started = time.monotonic()
@@ -155,7 +160,7 @@ def test_a_lasting_partition_records_unacked_events_and_writes_the_ledger(
 def test_two_worker_processes_split_the_fleet(
         stack: NativeStack, topic: str, tmp_path: Path) -> None:
     producer = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic,
-                        thermostats=3, motion_sensors=3, seed=5, processes=2)
+                        thermostats=3, motion_sensors=3, seed=5, processes=2, client=CLIENT)
     summary = producer.run(tmp_path, rate_eps=1000, count=1200)
     assert summary["acked"] == 1200 and summary["processes"] == 2
     rows = _ledger(tmp_path)
@@ -194,7 +199,7 @@ def test_a_signal_mid_run_still_writes_the_ledger(
 def test_acks_0_acks_locally_with_offset_minus_1_and_acks_1_with_real_offsets(
         stack: NativeStack, topic: str, tmp_path: Path) -> None:
     fire_and_forget = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic,
-                               seed=3, acks="0", idempotence=False, run_id="acks0")
+                               seed=3, acks="0", idempotence=False, run_id="acks0", client=CLIENT)
     summary = fire_and_forget.run(tmp_path / "acks0", rate_eps=500, count=400)
     assert summary["acked"] == 400 and summary["acks"] == "0"
     rows = _ledger(tmp_path / "acks0")
@@ -204,7 +209,7 @@ def test_acks_0_acks_locally_with_offset_minus_1_and_acks_1_with_real_offsets(
     assert len(records) == 400  # nothing was lost on a healthy link, only never confirmed
 
     leader_only = Producer(bootstrap=stack.endpoints.producer_bootstrap, topic=topic,
-                           seed=3, acks="1", idempotence=False, run_id="acks1")
+                           seed=3, acks="1", idempotence=False, run_id="acks1", client=CLIENT)
     leader_only.run(tmp_path / "acks1", rate_eps=500, count=400)
     rows = _ledger(tmp_path / "acks1")
     assert all(r["error"] is None and r["offset"] >= 0 for r in rows)
