@@ -23,6 +23,16 @@ from typing import Any, get_args, get_origin
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from benchmarks.chaos.faults import (
+    DiskFullFault,
+    Fault,
+    LinkFault,
+    ScheduledFault,
+    Strict,
+    context_value,
+    overlap_problems,
+    schedule_faults,
+)
 from benchmarks.scenario.errors import (
     Issue,
     LineFinder,
@@ -35,16 +45,6 @@ from benchmarks.scenario.errors import (
     read_yaml,
     tagged_union,
     unwrap,
-)
-from benchmarks.chaos.faults import (
-    DiskFullFault,
-    Fault,
-    LinkFault,
-    ScheduledFault,
-    Strict,
-    context_value,
-    overlap_problems,
-    schedule_faults,
 )
 from benchmarks.scenario.sections import Load, Producer, Stack
 from benchmarks.scenario.slo import KNOWN_METRICS, Slo, check_expectations

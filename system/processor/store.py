@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from system.processor.detectors import DETECTORS
-from system.store_contract import (COLLECTIONS, DATABASE, DEAD_LETTER, INDEXES, PROCESSED,
-                                   REPLAYS, SINK_WRITES)
+from system.store_contract import (
+    COLLECTIONS,
+    DATABASE,
+    DEAD_LETTER,
+    INDEXES,
+    PROCESSED,
+    REPLAYS,
+    SINK_WRITES,
+)
 
 
 def _client(uri: str):
