@@ -28,7 +28,7 @@ from benchmarks.sweep import at_rate
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ours": ("scenarios/capacity.yaml", {}),
-    "ours-confluent": ("scenarios/capacity.yaml", {"producer.client": "confluent-kafka"}),
+    "ours-kafka-python": ("scenarios/capacity.yaml", {"producer.client": "kafka-python"}),
     "ours-sqlite": ("scenarios/capacity.yaml", {"stack.mongo": "ferretdb-sqlite"}),
     "ours-trigger-0": ("scenarios/capacity.yaml", {"stack.trigger_ms": 0}),
     "seed-baseline": ("scenarios/seed-baseline.yaml", {}),

@@ -10,11 +10,12 @@ from benchmarks import pipeline
 
 def test_every_configuration_is_a_valid_scenario_with_its_overrides() -> None:
     seen = {name: pipeline.configured(name) for name in pipeline.CONFIGS}
-    assert seen["ours-confluent"].producer.client == "confluent-kafka"
+    assert seen["ours"].producer.client == "confluent-kafka"
+    assert seen["ours-kafka-python"].producer.client == "kafka-python"
     assert seen["ours-sqlite"].stack.mongo == "ferretdb-sqlite"
     base = seen["seed-baseline"]
-    assert (base.producer.sync_send, base.stack.sink.mode, base.stack.trigger_ms) == (
-        True, "append", 0)
+    assert (base.producer.sync_send, base.producer.client, base.stack.sink.mode,
+            base.stack.trigger_ms) == (True, "kafka-python", "append", 0)
     ours = seen["ours"]
     assert (ours.stack.partitions, ours.stack.workers, ours.stack.worker_cores) == (
         base.stack.partitions, base.stack.workers, base.stack.worker_cores) == (2, 1, 1)
@@ -23,7 +24,7 @@ def test_every_configuration_is_a_valid_scenario_with_its_overrides() -> None:
 
 
 def test_verdicts_compare_each_figure_with_its_goal_and_say_what_was_not_measured() -> None:
-    result = {"capacity": {"ours": {"capacity_eps": 400.0}, "ours-confluent":
+    result = {"capacity": {"ours": {"capacity_eps": 400.0}, "ours-kafka-python":
                            {"capacity_eps": 500.0}, "seed-baseline": {"capacity_eps": 20.0}},
               "ceilings": {"ceilings_eps": {"producer_eps": 4000.0, "spark_eps": 600.0,
                                             "mongo_sink_eps": None}},
@@ -45,3 +46,17 @@ def test_an_unknown_configuration_is_refused_with_the_known_ones(capsys) -> None
     assert raised.value.code == 2
     err = capsys.readouterr().err
     assert "unknown configuration(s) fastest" in err and "seed-baseline" in err
+
+
+def test_a_capacity_probe_reaches_its_rate_gently_and_holds_it_through_the_window() -> None:
+    from benchmarks.sweep import WARMUP_SHARE, at_rate
+
+    base = pipeline.configured("ours")
+    probe = at_rate(base, 2000)
+    rates = [probe.producer.rate_at(t) for t in (0, base.warmup_s / 2 - 1)]
+    assert rates == [2000 * WARMUP_SHARE] * 2  # while the new Spark application starts
+    assert probe.producer.peak_rate_eps() == 2000
+    window = range(int(base.warmup_s * 0.75), int(base.duration_s))
+    assert {probe.producer.rate_at(t) for t in window} == {2000}
+    no_warmup = at_rate(base.model_copy(update={"warmup_s": 0}), 2000)
+    assert (no_warmup.producer.rate_eps, no_warmup.producer.profile) == (2000, None)
