@@ -3,11 +3,13 @@
 
     python -m benchmarks.producer_ceiling --out results/producer-ceiling.json \
         [--bootstrap 127.0.0.1:9092] [--seconds 10] [--processes 1] \
-        [--client kafka-python|confluent-kafka|both]
+        [--client kafka-python|confluent-kafka|both] [--paced-eps 1500]
 
 Phase 1 schedules far more than any client can send (open loop), stops after ``seconds``
 and takes the achieved rate as the ceiling. Phase 2 runs at ``fraction`` of the ceiling for
-``seconds`` and records publish delay (send - scheduled) and ack latency percentiles.
+``seconds`` and records publish delay (send - scheduled) and ack latency percentiles. Phase 3
+runs at ``paced_eps`` (a rate the pipeline sustains, not the client's) for ``seconds``: what
+the producer costs the machine it shares with the pipeline, per 1,000 events.
 
 CPU is the producing processes' user + system time (psutil: this process, plus its worker
 processes once reaped when ``processes > 1``) over each ``run()``, the wait for the last
@@ -38,6 +40,8 @@ from system.producer.producer import Producer
 
 UNREACHABLE_RATE_EPS = 10_000_000.0
 BOTH = "both"
+PACED_EPS = 1_500.0
+"""Phase 3's rate: about what the pipeline sustains on our 2-core machine."""
 KEEP = ("scheduled", "sent", "acked", "failed", "elapsed_s", "achieved_eps",
         "publish_delay_ms", "ack_latency_ms")
 
@@ -69,7 +73,7 @@ def _run(producer: Producer, run_dir: Path, *, rate_eps: float, seconds: float,
 
 
 def _measure(*, bootstrap: str, topic: str, seconds: float, fraction: float,
-             processes: int, client: str) -> dict[str, Any]:
+             processes: int, client: str, paced_eps: float) -> dict[str, Any]:
     def producer() -> Producer:
         return Producer(bootstrap=bootstrap, topic=topic, thermostats=10, motion_sensors=10,
                         processes=processes, client=client, run_id=f"ceiling-{time.time()}")
@@ -81,6 +85,8 @@ def _measure(*, bootstrap: str, topic: str, seconds: float, fraction: float,
         target = round(ceiling * fraction, 1)
         at_target = _run(producer(), Path(scratch) / "at-fraction", rate_eps=target,
                          seconds=seconds, stop_after=False)
+        paced = _run(producer(), Path(scratch) / "paced", rate_eps=paced_eps,
+                     seconds=seconds, stop_after=False)
     keep = (*KEEP, "cpu_s", "cpu_s_per_1k_events")
     return {
         "benchmark": "producer-ceiling",
@@ -94,6 +100,9 @@ def _measure(*, bootstrap: str, topic: str, seconds: float, fraction: float,
         "at_fraction_run": {k: at_target[k] for k in keep},
         "cpu_s_per_1k_events_at_fraction": at_target["cpu_s_per_1k_events"],
         "publish_delay_p99_ms_at_fraction": at_target["publish_delay_ms"]["p99"],
+        "paced_eps": paced_eps,
+        "paced_run": {k: paced[k] for k in keep},
+        "cpu_s_per_1k_events_paced": paced["cpu_s_per_1k_events"],
     }
 
 
@@ -104,11 +113,12 @@ def _write(out: Path, result: dict[str, Any]) -> None:
 
 def measure_producer_ceiling(out: Path, *, bootstrap: str | None = None, topic: str = TOPIC,
                              seconds: float = 10.0, fraction: float = 0.8,
-                             processes: int = 1, client: str = "kafka-python"
-                             ) -> dict[str, Any]:
+                             processes: int = 1, client: str = DEFAULT_CLIENT,
+                             paced_eps: float = PACED_EPS) -> dict[str, Any]:
     """One client's ceiling, written to ``out`` and returned."""
     result = _measure(bootstrap=bootstrap or Endpoints().producer_bootstrap, topic=topic,
-                      seconds=seconds, fraction=fraction, processes=processes, client=client)
+                      seconds=seconds, fraction=fraction, processes=processes, client=client,
+                      paced_eps=paced_eps)
     _write(out, result)
     return result
 
@@ -116,12 +126,13 @@ def measure_producer_ceiling(out: Path, *, bootstrap: str | None = None, topic: 
 def measure_side_by_side(out: Path, *, clients: tuple[str, ...] = CLIENTS,
                          bootstrap: str | None = None, topic: str = TOPIC,
                          seconds: float = 10.0, fraction: float = 0.8,
-                         processes: int = 1) -> dict[str, Any]:
+                         processes: int = 1, paced_eps: float = PACED_EPS) -> dict[str, Any]:
     """Every client of ``clients`` on one stack and topic, one after the other."""
     bootstrap = bootstrap or Endpoints().producer_bootstrap
     load_before = psutil.getloadavg()
     per_client = {client: _measure(bootstrap=bootstrap, topic=topic, seconds=seconds,
-                                   fraction=fraction, processes=processes, client=client)
+                                   fraction=fraction, processes=processes, client=client,
+                                   paced_eps=paced_eps)
                   for client in clients}
     result = {
         "benchmark": "producer-ceiling-side-by-side",
@@ -139,6 +150,8 @@ def measure_side_by_side(out: Path, *, clients: tuple[str, ...] = CLIENTS,
             "cpu_s_per_1k_events_at_fraction": r["cpu_s_per_1k_events_at_fraction"],
             "publish_delay_p99_ms_at_fraction": r["publish_delay_p99_ms_at_fraction"],
             "ack_latency_ms_at_fraction": r["at_fraction_run"]["ack_latency_ms"],
+            "paced_eps": r["paced_eps"],
+            "cpu_s_per_1k_events_paced": r["cpu_s_per_1k_events_paced"],
         } for client, r in per_client.items()],
         "clients": per_client,
     }
@@ -155,11 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fraction", type=float, default=0.8)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--paced-eps", type=float, default=PACED_EPS,
+                        help=f"phase 3's rate ({PACED_EPS:g}: about what the pipeline sustains)")
     parser.add_argument("--client", choices=(*CLIENTS, BOTH), default=DEFAULT_CLIENT,
                         help=f"one client, or {BOTH!r}: each in turn, side by side")
     args = parser.parse_args(argv)
     common = {"bootstrap": args.bootstrap, "topic": args.topic, "seconds": args.seconds,
-              "fraction": args.fraction, "processes": args.processes}
+              "fraction": args.fraction, "processes": args.processes,
+              "paced_eps": args.paced_eps}
     if args.client == BOTH:
         result = measure_side_by_side(args.out, **common)
         print(json.dumps(result["table"], indent=2))

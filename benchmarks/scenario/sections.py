@@ -374,7 +374,7 @@ class Producer(Strict):
     processes: int = Field(1, ge=1, le=64, description="Producer processes sharing the rate.")
     client: Literal["kafka-python", "confluent-kafka"] = Field(
         DEFAULT_CLIENT,
-        description="Kafka client library; the default uses less than half of kafka-python's CPU "
+        description="Kafka client library; the default uses half of kafka-python's CPU "
         "per event (side by side in benchmarks/results/producer-clients.json).",
     )
     acks: Literal[0, 1, "all"] = Field(

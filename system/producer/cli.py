@@ -53,8 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="worker processes, each with its own Kafka client")
     parser.add_argument("--client", choices=CLIENTS, default=DEFAULT_CLIENT,
-                        help=f"Kafka client library (default {DEFAULT_CLIENT}: less than half of "
-                        "kafka-python's CPU per event here)")
+                        help=f"Kafka client library (default {DEFAULT_CLIENT}: half of "
+                        "kafka-python's CPU per event on our 2-core machine)")
     parser.add_argument("--acks", choices=ACKS, default="all",
                         help="acknowledgement the producer waits for: 0 none (the ledger "
                              "records offset -1), 1 the leader, all every in-sync replica")
