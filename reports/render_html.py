@@ -146,7 +146,8 @@ def _batch_breakdown(analysis: RunAnalysis, results: dict[str, Any]) -> str:
             for name, c in components.items()]
     return section("Batch breakdown",
                    f"<p>{fmt(breakdown.get('batches'))} micro-batches, mean "
-                   f"{fmt(breakdown.get('mean_batch_ms'))} ms for {fmt(breakdown.get('mean_rows'))} "
+                   f"{fmt(breakdown.get('mean_batch_ms'))} ms for "
+                   f"{fmt(breakdown.get('mean_rows'))} "
                    "rows. <code>spark.*</code> are Spark's phases from its progress; "
                    "<code>spark.task_overhead</code> is <code>addBatch</code> minus the time the "
                    "sink's partition slices ran; the other rows are the slices' own steps "

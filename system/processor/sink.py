@@ -21,9 +21,10 @@ checker reports as storage duplicates.
 
 Hop stamps (see DESIGN.md, Events and timestamps): ``processing_start`` is taken when the
 slice's records are in hand (fetched from Kafka), before validation and any Mongo read;
-``stored`` *after* the insert that stored the events was acknowledged. ``stored`` cannot go into the documents it stamps, so every document of one
-slice attempt carries a ``write_id`` and the attempt's ``sink_writes`` document, inserted
-right after the acknowledgement, carries the time (the export joins them).
+``stored`` *after* the insert that stored the events was acknowledged. ``stored`` cannot go
+into the documents it stamps, so every document of one slice attempt carries a ``write_id``
+and the attempt's ``sink_writes`` document, inserted right after the acknowledgement,
+carries the time (the export joins them).
 
 Each Spark partition holds one Kafka partition's offset range and the producer keys by
 device, so a device's readings arrive here in order and no two tasks share a device.

@@ -18,6 +18,7 @@ from system.stack.kafka_cluster import Replication
 from system.stack.kafka_node import cluster_id, node_command
 from system.stack.kafka_state import admin, partition_states, wait_topic_ready
 
+
 def server_properties(ports: Ports, log_dir: Path) -> str:
     listeners = {
         "DIRECT": (ports.kafka_direct, ports.kafka_direct),

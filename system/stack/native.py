@@ -22,8 +22,12 @@ from system.config import HOST, TOPIC, Endpoints, Ports, cache_dir, state_dir
 from system.stack import disks, mongo_backend, process, spark
 from system.stack.errors import PortBusy, ServiceError, SetupError, StackError
 from system.stack.kafka_cluster import Replication
-from system.stack.kafka_services import (broker_data_dir, kafka_bound_ports, kafka_services,
-                                         kafka_urls)
+from system.stack.kafka_services import (
+    broker_data_dir,
+    kafka_bound_ports,
+    kafka_services,
+    kafka_urls,
+)
 from system.stack.links import Links, link_specs
 from system.stack.process import ProcessRecord
 from system.stack.service import Service as _Service

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from system.config import Endpoints
-from system.store_contract import DATABASE
 from system.stack import spark
 from system.stack.links import Links
+from system.store_contract import DATABASE
 
 
 @dataclass

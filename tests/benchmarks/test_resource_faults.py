@@ -4,6 +4,7 @@ steps the producer's wall clock — each healed, or refused with its reason, and
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_cpu_hog_runs_busy_processes_and_heals_them() -> None:
         assert len(pids) == 2
         before = [_cpu_seconds(pid) for pid in pids]
         time.sleep(2.0)
-        burnt = [_cpu_seconds(pid) - b for pid, b in zip(pids, before)]
+        burnt = [_cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
         # Each keeps a core busy; even on a loaded 2-core machine it gets a share of one.
         assert all(b > 0.2 for b in burnt), burnt
     finally:
@@ -122,7 +123,7 @@ def test_clock_skew_steps_the_producers_stamps_not_its_pace(tmp_path: Path) -> N
     assert probe.wait(timeout=30) == 0
     skews = [round(line["skew"], 1) for line in lines]
     assert skews[0] == 0.0 and -7.5 in skews and skews[-1] == 0.0, skews
-    steps = [b["now"] - a["now"] for a, b in zip(lines, lines[1:])]
+    steps = [b["now"] - a["now"] for a, b in itertools.pairwise(lines)]
     assert all(0.3 < step < 3.0 for step in steps), f"the pace jumped: {steps}"
     (entry,) = entries
     assert (entry["target"], entry["kind"]) == ("producer-clock", "clock_skew")

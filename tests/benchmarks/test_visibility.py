@@ -16,8 +16,8 @@ import pytest
 from pymongo import MongoClient
 
 from benchmarks.visibility import VisibilityProbe, is_sampled
-from system.store_contract import DATABASE
 from system.stack.native import NativeStack
+from system.store_contract import DATABASE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "system" / "processor"))
 import processor_support as ps  # noqa: E402 - the processor tests' driver and sender

@@ -16,7 +16,7 @@ def _cluster() -> pd.DataFrame:
             continue  # the admin read failed: unknown, never filled
         for partition, leader in ((0, 2), (1, 1), (2, 3)):
             # the controller fences broker 2 at 19: partition 0 moves to broker 1
-            now_leader = 1 if (partition == 0 and 19 <= t) else leader
+            now_leader = 1 if (partition == 0 and t >= 19) else leader
             shrunk = 19 <= t < 31  # without broker 2 until it has caught up (heal at 25)
             rows.append((float(t), partition, now_leader, 3, 2 if shrunk else 3,
                          2 if t < 12 else (-1 if t < 14 else 3)))

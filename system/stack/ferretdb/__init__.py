@@ -21,8 +21,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from system.stack.errors import MissingPrerequisite, SetupError
 from system.stack.build_tools import go_env, run_streaming
+from system.stack.errors import MissingPrerequisite, SetupError
 
 __all__ = ["FerretDBBuildError", "binary_path", "build", "source_digest"]
 

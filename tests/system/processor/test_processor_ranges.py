@@ -15,10 +15,10 @@ import processor_support as ps
 import pyarrow.parquet as pq
 from pymongo import MongoClient
 
-from system.store_contract import DATABASE
 from system.processor import schema, store
 from system.producer.producer import Producer
 from system.stack.native import NativeStack
+from system.store_contract import DATABASE
 
 LOW_C, HIGH_C = schema.PHYSICAL_RANGE["temperature_celsius"][:2]
 

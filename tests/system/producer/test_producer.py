@@ -6,6 +6,7 @@ With kafka-python: the default client, confluent-kafka, has the same checks in
 
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import subprocess
@@ -228,7 +229,7 @@ def test_sync_send_waits_for_each_ack_before_the_next_send(
     rows = sorted(_ledger(tmp_path / client), key=lambda r: r["send_ts"])
     assert all(r["error"] is None and r["offset"] >= 0 for r in rows)
     # One record in flight at a time: every send comes after the previous record's ack.
-    overlaps = [(a["event_id"], b["event_id"]) for a, b in zip(rows, rows[1:])
+    overlaps = [(a["event_id"], b["event_id"]) for a, b in itertools.pairwise(rows)
                 if b["send_ts"] < a["ack_ts"]]
     assert overlaps == []
 

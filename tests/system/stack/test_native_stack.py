@@ -19,10 +19,10 @@ from kafka.structs import TopicPartition
 from pymongo import MongoClient
 
 from system.config import TOPIC
-from system.store_contract import DATABASE
 from system.stack import kafka as kafka_admin
 from system.stack.native import NativeStack
 from system.stack.spark import spark_env
+from system.store_contract import DATABASE
 
 JOB = Path(__file__).with_name("spark_count_job.py")
 

@@ -20,10 +20,10 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 from kafka.structs import TopicPartition
 
+from benchmarks.chaos.injector import FaultInjector, stack_handles
 from benchmarks.cli import build_parser
 from benchmarks.collectors import ClusterSampler
 from benchmarks.events import RunEvents
-from benchmarks.chaos.injector import FaultInjector, stack_handles
 from benchmarks.provider import native_target
 from benchmarks.scenario.model import ScenarioError, scenario_from_yaml
 from reports.cluster import broker_fault_table
