@@ -31,7 +31,7 @@ EXIT_BAD_INPUT = 2
 """What ``validate`` returns for an invalid file; run, sweep and capacity return it too."""
 
 
-def _sigterm_as_interrupt() -> None:
+def stop_signals_interrupt() -> None:
     """Treat SIGTERM like Ctrl-C so every command cleans up the same way — and SIGINT too,
     explicitly: a command started in the background by a shell without job control (a CI
     runner, ``make test &``) inherits SIGINT as ignored, and Python then never raises
@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _sigterm_as_interrupt()
+    stop_signals_interrupt()
     from system.stack.errors import StackError
 
     try:

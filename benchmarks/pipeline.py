@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweeps", type=Path, default=Path("sweeps"),
                         help="where the probes' sweep folders go (sweeps/)")
     args = parser.parse_args(argv)
+    from benchmarks.cli import stop_signals_interrupt
+
+    stop_signals_interrupt()  # a sitting started in the background stops on SIGINT too
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown or not configs:

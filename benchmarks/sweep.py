@@ -125,33 +125,37 @@ def capacity_file(path: Path, root: Path = Path("sweeps"), *, start_eps: float |
 
 
 WARMUP_SHARE = 0.1
-"""A capacity probe's rate for the first half of its warm-up, as a share of the probed rate."""
+"""A capacity probe's rate for the first third of its warm-up, as a share of the probed rate."""
 
 
 def at_rate(base: Scenario, rate_eps: float) -> Scenario:
-    """``base`` producing ``rate_eps`` from the end of its warm-up on, reached gently.
+    """``base`` producing ``rate_eps``, reached gently and held from the middle of its
+    warm-up on.
 
     Every probe starts a new Spark application, whose first micro-batch took 11-29 s on this
     2-core machine (JIT, the executor's Kafka consumers, Python workers). Produced at the full
-    rate from the start, that batch's backlog is 11-29 s of the rate: a pipeline running at
-    80 % of what it sustains drains that in 44-116 s, past a 40 s warm-up, so the window was
-    judged on the start-up, not the steady state (run 20261207-171903-probe: 1,280 events/s,
-    p99 41 s; the same rate warmed up gently, run 20261207-172607-probe-ramp: p99 5.8 s,
-    sustainable). So the probe produces ``WARMUP_SHARE`` of the rate for the first half of
-    the warm-up, ramps to the rate over the next quarter and holds it through the measured
-    window; without a warm-up it is the plain rate.
+    rate from the start, that batch leaves a backlog of 11-29 s of the rate, which a pipeline
+    near its capacity drains long after the warm-up: the window then saw the start-up
+    (1,280 events/s, run 20261207-171903-probe: p99 41 s), or a pipeline still draining its
+    backlog, whose falling lag passes the trend test. Reached too late, the rate leaves the
+    window watching the batches grow towards their steady size (875 events/s in the aborted
+    sitting 20261207-181949-capacity-capacity, run005-r0: batches of 1.1 k rows growing to
+    1.7-2.3 k through the window, lag slope 36 events/s, while the CPU was 68 % busy).
+    So the probe produces ``WARMUP_SHARE`` of the rate for the first third of the warm-up,
+    ramps to the rate over the next sixth and holds it from the warm-up's middle through the
+    measured window; without a warm-up it is the plain rate.
     """
     from benchmarks.scenario.sections import RateRamp, RateStep
 
-    half = base.warmup_s / 2
-    if half <= 0:
+    third = base.warmup_s / 3
+    if third <= 0:
         update: dict[str, Any] = {"rate_eps": rate_eps, "profile": None}
     else:
         low = rate_eps * WARMUP_SHARE
         update = {"rate_eps": None, "profile": [
             RateStep(at_s=0, rate_eps=low),
-            RateRamp(at_s=half, from_eps=low, to_eps=rate_eps, over_s=half / 2),
-            RateStep(at_s=half * 1.5, rate_eps=rate_eps)]}
+            RateRamp(at_s=third, from_eps=low, to_eps=rate_eps, over_s=third / 2),
+            RateStep(at_s=third * 1.5, rate_eps=rate_eps)]}
     return base.model_copy(update={"producer": base.producer.model_copy(update=update)})
 
 
