@@ -30,8 +30,8 @@ import (
 const ferretModule = "github.com/FerretDB/FerretDB"
 
 // FerretDB converts every document field by field and allocates for each, so at Go's default
-// GC target (100) a third of its CPU went to the garbage collector in a perf profile of bulk
-// inserts; at 800 it used 32 % less CPU for the same sink work, with an RSS of ~100 MB
+// GC target (100) 31 % of its CPU samples were the garbage collector in a perf profile of bulk
+// inserts; at 800 it used 31 % less CPU per event for the same sink work, with an RSS of ~100 MB
 // (benchmarks/results/sink-path.md). The memory limit keeps a burst from growing the heap
 // without bound: past it the collector runs as often as it must.
 const (
