@@ -93,7 +93,9 @@ class ProgressFile:
         progress = query.lastProgress
         if progress is None or progress.batchId <= self.last_batch:
             return
-        missed = self.last_batch >= 0 and progress.batchId > self.last_batch + 1
+        # A batch between two polls, or before the first (a restarted driver resumes at
+        # batch N): the query keeps its recent progress.
+        missed = progress.batchId > self.last_batch + 1
         batches = query.recentProgress if missed else [progress]
         for each in sorted(batches, key=lambda p: p.batchId):
             if self.last_batch < each.batchId <= progress.batchId:

@@ -45,6 +45,13 @@ forever. Its PostgreSQL pool defaults to 50 (``metadata/pool/uri.go``); 100 is w
 pool has (``SetMaxOpenConns(100)``), so both backends take the same update batches."""
 MAX_CONNECTIONS = FERRETDB_POOL + 50
 """Room for the pool, pg_isready and a psql of someone looking."""
+AUTOVACUUM_NAPTIME = "5s"
+"""The sink updates each device's ``device_stats`` and ``detector_state`` document every
+micro-batch, and every update leaves a dead row version (FerretDB's indexes are on the one
+jsonb column it rewrites, so no update is HOT). At PostgreSQL's default of one autovacuum
+round a minute those 20-row tables grew thousands of dead versions between rounds and their
+update bulks slowed 45 → 151 ms within a run at 500 events/s (capacity sitting
+20261207-184418, run003-r1)."""
 SETUP_SQL = Path(__file__).with_name("postgres_setup.sql")
 """What the cluster runs once per change of this file, before its server starts (an index
 FerretDB's ``_id`` lookups can use; the file says why)."""
@@ -132,7 +139,8 @@ class PostgresCluster:
         """The server in the foreground, so its pid is the postmaster's."""
         return [str(require_bindir() / "postgres"), "-D", str(self.data_dir),
                 "-p", str(self.port), "-c", f"listen_addresses={HOST}",
-                "-c", "unix_socket_directories=", "-c", f"max_connections={MAX_CONNECTIONS}"]
+                "-c", "unix_socket_directories=", "-c", f"max_connections={MAX_CONNECTIONS}",
+                "-c", f"autovacuum_naptime={AUTOVACUUM_NAPTIME}"]
 
     def ready(self) -> WaitStrategy:
         isready = [str(require_bindir() / "pg_isready"), "-q", "-h", HOST, "-p", str(self.port),
