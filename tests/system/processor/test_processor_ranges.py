@@ -52,10 +52,20 @@ def test_garbage_is_dead_lettered_and_the_dashboard_average_stays_physical(
         db = client[DATABASE]
         letters = list(db.dead_letter.find())
         stored = list(db.processed_data.find({}, {"_id": 1, "temperature_celsius": 1}))
+        stored_ids = {d["_id"] for d in stored}
+        missing = sorted((r["partition"], r["offset"]) for r in ledger
+                         if r["event_id"] not in stored_ids and r["event_id"] not in garbage)
+        if missing:  # say where they went missing: never read, or refused as replays
+            writes = sorted((d["kafka_partition"], d["offset_from"], d["offset_to"], d["rows"])
+                            for d in db.sink_writes.find())
+            replays = db.replays.count_documents({})
     finally:
         client.close()
     by_event = {json.loads(d["raw"])["event_id"]: d for d in letters}
     assert set(by_event) == set(garbage), "every garbage reading, and only those, dead-lettered"
+    assert not missing, (f"valid events neither stored nor dead-lettered at (partition, offset) "
+                         f"{missing}; sink writes (partition, from, to, rows) {writes}; "
+                         f"{replays} replays noted; job log: {job.tail()}")
     assert len(stored) + len(letters) == 2000
     kinds = Counter((garbage[i], d["reason_kind"]) for i, d in by_event.items())
     assert set(kinds) == {("garbage huge", "out of range"), ("garbage negative", "out of range"),
