@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "seed-baseline": ("scenarios/seed-baseline.yaml", {}),
 }
 """Name → (scenario file, key path → value overrides)."""
+
+DEFAULT_START_EPS = 50.0
 
 GOALS = {
     "sustainable_eps": 8000,
@@ -81,16 +84,39 @@ def half_load_run(scenario: Scenario, capacity_eps: float, root: Path) -> dict[s
                 for name, c in largest]}
 
 
+def start_rates(text: str, configs: list[str]) -> dict[str, float]:
+    """``--start``: one rate for every configuration (``1000``), then ``name=rate`` entries
+    for some (``1000,seed-baseline=250``). Raises ValueError naming what is wrong."""
+    default, rates, bad = DEFAULT_START_EPS, {}, []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, value = part.rpartition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            bad.append(part)
+            continue
+        if rate <= 0 or (name and name not in configs):
+            bad.append(part)
+        elif name:
+            rates[name] = rate
+        else:
+            default = rate
+    if bad:
+        raise ValueError(f"--start: {', '.join(bad)} (a positive rate, or name=rate for one "
+                         f"of {', '.join(configs)})")
+    return {name: rates.get(name, default) for name in configs}
+
+
 def measure(configs: list[str], out: Path, sweeps: Path, *, repetitions: int,
-            precision: float, start_eps: float) -> dict[str, Any]:
+            precision: float, start_eps: dict[str, float], command: str = "") -> dict[str, Any]:
     from benchmarks import ceilings
     from benchmarks.sweep import search_capacity
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result: dict[str, Any] = {"measured_at": started, "machine": {"cpus": os.cpu_count()},
                               "topology": "2 partitions, 1 Spark worker × 1 core",
-                              "repetitions": repetitions, "precision": precision,
-                              "goals": GOALS, "capacity": {}}
+                              "command": command, "repetitions": repetitions,
+                              "precision": precision, "goals": GOALS, "capacity": {}}
 
     def save() -> None:
         out.mkdir(parents=True, exist_ok=True)
@@ -99,11 +125,11 @@ def measure(configs: list[str], out: Path, sweeps: Path, *, repetitions: int,
 
     for name in configs:
         print(f"== capacity of {name}", flush=True)
-        found, folder = search_capacity(configured(name), sweeps, start_eps=start_eps,
+        found, folder = search_capacity(configured(name), sweeps, start_eps=start_eps[name],
                                         precision=precision, repetitions=repetitions)
         result["capacity"][name] = {"capacity_eps": found["capacity_eps"],
                                     "first_unsustainable_eps": found["first_unsustainable_eps"],
-                                    "sweep": str(folder),
+                                    "start_eps": start_eps[name], "sweep": str(folder),
                                     "scenario": CONFIGS[name][0],
                                     "overrides": CONFIGS[name][1]}
         save()
@@ -157,7 +183,10 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"# Pipeline goals, measured {result['measured_at']}", "",
              f"`python -m benchmarks.pipeline` on {result['machine']['cpus']} cores, "
              f"{result['topology']}; {result['repetitions']} probes a rate, bisection to "
-             f"{result['precision']:.0%}.", "",
+             f"{result['precision']:.0%}."]
+    if result.get("command"):
+        lines += ["", f"Command: `{result['command']}`"]
+    lines += ["",
              "| configuration | scenario | overrides | sustainable events/s | first unsustainable "
              "| sweep |", "|---|---|---|---:|---:|---|"]
     for name, c in result["capacity"].items():
@@ -202,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="probes per rate; a rate passes only if all pass (3)")
     parser.add_argument("--precision", type=float, default=0.1,
                         help="bisect until the bracket is within this share (0.1)")
-    parser.add_argument("--start", type=float, default=50.0, help="first rate probed (50)")
+    parser.add_argument("--start", default=str(DEFAULT_START_EPS),
+                        help="first rate probed: one for all (%(default)s), then name=rate "
+                             "for some, e.g. 1000,seed-baseline=250")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"),
                         help="where pipeline.json and pipeline.md go (benchmarks/results)")
     parser.add_argument("--sweeps", type=Path, default=Path("sweeps"),
@@ -217,8 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown configuration(s) {', '.join(unknown) or '(none)'}; "
                      f"known: {', '.join(CONFIGS)}")
     try:
+        starts = start_rates(args.start, configs)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
         result = measure(configs, args.out, args.sweeps, repetitions=args.repetitions,
-                         precision=args.precision, start_eps=args.start)
+                         precision=args.precision, start_eps=starts,
+                         command=shlex.join(["python", "-m", "benchmarks.pipeline",
+                                             *(sys.argv[1:] if argv is None else argv)]))
     except KeyboardInterrupt:
         print("interrupted; what was measured so far is in", args.out / "pipeline.json")
         return 130

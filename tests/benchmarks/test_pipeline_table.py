@@ -60,3 +60,13 @@ def test_a_capacity_probe_reaches_its_rate_gently_and_holds_it_through_the_windo
     assert {probe.producer.rate_at(t) for t in window} == {2000}
     no_warmup = at_rate(base.model_copy(update={"warmup_s": 0}), 2000)
     assert (no_warmup.producer.rate_eps, no_warmup.producer.profile) == (2000, None)
+
+
+def test_start_rates_take_one_rate_for_all_and_name_rate_for_some() -> None:
+    configs = ["ours", "seed-baseline"]
+    assert pipeline.start_rates("1000,seed-baseline=250", configs) == {
+        "ours": 1000.0, "seed-baseline": 250.0}
+    assert pipeline.start_rates("seed-baseline=250", configs)["ours"] == pipeline.DEFAULT_START_EPS
+    with pytest.raises(ValueError) as bad:
+        pipeline.start_rates("fast,ours-sqlite=9,ours=-1", configs)
+    assert "fast, ours-sqlite=9, ours=-1" in str(bad.value)
