@@ -92,7 +92,8 @@ def test_every_library_file_validates_and_is_explained(path: Path) -> None:
     assert scenario.description
     assert path.read_text(encoding="utf-8").startswith("#"), "a comment says what it tests"
     for _point, point_scenario in scenario.expand_matrix():
-        assert point_scenario.producer.peak_rate_eps() <= 1000
+        # Bounded: at most about half the capacity in benchmarks/results/pipeline.md (3,500).
+        assert point_scenario.producer.peak_rate_eps() <= 2000
 
 
 def test_quickstart_fits_in_two_minutes() -> None:
