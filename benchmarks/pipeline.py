@@ -37,6 +37,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 """Name → (scenario file, key path → value overrides)."""
 
 DEFAULT_START_EPS = 50.0
+"""``--start`` for a configuration it does not name."""
 
 GOALS = {
     "sustainable_eps": 8000,
